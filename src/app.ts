@@ -1,0 +1,60 @@
+/**
+ * The HTTP application: the middleware list, then each domain's routes. Reads like a table of contents.
+ */
+import Koa from 'koa';
+import type Router from '@koa/router';
+import './infra/http/state.js';
+import { errorHandler } from './infra/http/error-handler.js';
+import { createInFlight, requestContext } from './infra/http/request-context.js';
+import { pingMongo } from './infra/mongo.js';
+import { pingRedis } from './infra/redis.js';
+import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
+import type { AppDeps } from './services.js';
+
+export interface AppOptions {
+  /** Extra readiness checks (e.g. Agenda on worker processes). */
+  readiness?: ReadinessCheck[];
+  /** Set while shutting down so /readyz turns 503 and load balancers drain us. */
+  isShuttingDown?: () => boolean;
+  /** False on worker-only processes: they serve the operations endpoints and nothing else. */
+  webRoutes?: boolean;
+}
+
+export interface BuiltApp {
+  app: Koa;
+  inFlight: ReturnType<typeof createInFlight>;
+}
+
+/** Each domain's routers, in the order they are matched. */
+function domainRoutes(_deps: AppDeps): Router[] {
+  return [];
+}
+
+export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
+  const app = new Koa({ proxy: deps.config.http.trustProxy });
+  // Koa's default error listener prints stacks to stderr; our error handler already logged what matters.
+  app.silent = true;
+  const inFlight = createInFlight();
+
+  app.use(requestContext(deps.logger, deps.metrics, inFlight));
+  app.use(errorHandler());
+
+  const readiness: ReadinessCheck[] = [
+    {
+      name: 'shutdown',
+      check: async () => {
+        if (options.isShuttingDown?.()) throw new Error('shutting down');
+      },
+    },
+    { name: 'mongodb', check: () => pingMongo() },
+    { name: 'redis', check: () => pingRedis(deps.redis) },
+    ...(options.readiness ?? []),
+  ];
+  const routers = [opsRoutes({ metrics: deps.metrics, readiness })];
+  if (options.webRoutes !== false) {
+    routers.push(...domainRoutes(deps));
+  }
+
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  return { app, inFlight };
+}

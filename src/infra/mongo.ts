@@ -1,0 +1,86 @@
+/**
+ * The MongoDB connection (mongoose's default connection: models are declared once, next to their domain).
+ * Works on MongoDB 7 and on FerretDB 1.24; on FerretDB the pool stays ≤ 10 because its PostgreSQL
+ * backend deadlocks when too many connections hold updates (docs: ferretdb).
+ */
+import mongoose from 'mongoose';
+import type { Logger } from './logger.js';
+
+mongoose.set('strictQuery', true);
+// Indexes are built explicitly by ensureIndexes() so start-up and tests can wait for them.
+mongoose.set('autoIndex', false);
+
+export interface MongoInfo {
+  flavor: 'mongodb' | 'ferretdb';
+  version: string;
+}
+
+export interface MongoOptions {
+  url: string;
+  poolSize: number;
+  database?: string;
+}
+
+// Several in-process users (tests building two apps, the demo) share mongoose's one default connection.
+let users = 0;
+let connectedTo: string | undefined;
+
+export async function connectMongo(options: MongoOptions, logger: Logger): Promise<MongoInfo> {
+  const target = `${options.url}#${options.database ?? ''}`;
+  if (users > 0) {
+    if (connectedTo !== target) throw new Error('mongo is already connected to another database in this process');
+    users += 1;
+    return mongoInfo();
+  }
+  users += 1;
+  connectedTo = target;
+  await mongoose.connect(options.url, {
+    maxPoolSize: options.poolSize,
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+    socketTimeoutMS: 60_000,
+    heartbeatFrequencyMS: 2000,
+    ...(options.database ? { dbName: options.database } : {}),
+  });
+  const info = await mongoInfo();
+  logger.info({ mongo: info, db: mongoose.connection.name }, 'mongo connected');
+  return info;
+}
+
+export async function mongoInfo(): Promise<MongoInfo> {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('mongo is not connected');
+  const build = (await db.admin().command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+  return build.ferretdbVersion
+    ? { flavor: 'ferretdb', version: build.ferretdbVersion }
+    : { flavor: 'mongodb', version: build.version ?? 'unknown' };
+}
+
+/** Builds every registered model's indexes (unique indexes carry our correctness guarantees). */
+export async function ensureIndexes(): Promise<void> {
+  for (const name of mongoose.modelNames()) {
+    await mongoose.model(name).createIndexes();
+  }
+}
+
+/** Pings the server, failing after `timeoutMs` instead of waiting for server selection. */
+export async function pingMongo(timeoutMs = 1000): Promise<void> {
+  const db = mongoose.connection.db;
+  if (!db || mongoose.connection.readyState !== mongoose.ConnectionStates.connected) throw new Error('not connected');
+  await withTimeout(db.admin().command({ ping: 1 }), timeoutMs, 'mongo ping timed out');
+}
+
+export async function disconnectMongo(): Promise<void> {
+  users = Math.max(0, users - 1);
+  if (users > 0) return;
+  connectedTo = undefined;
+  await mongoose.disconnect();
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
