@@ -63,7 +63,7 @@ describe('configuration', () => {
       SANDBOX: 'true',
     });
     expect(problems).toContain('SANDBOX must be false in production');
-    expect(problems).toContain('JWT_SECRET still holds a development value');
+    expect(problems).toContain('JWT_SECRET still holds a placeholder or development value');
   });
 
   it('stops start-up with one clear line when WECHAT_AES_KEY is not 43 characters', () => {

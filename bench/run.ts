@@ -1,0 +1,55 @@
+/**
+ * `npm run bench [-- name ...]`: runs the project's benchmarks against 127.0.0.1 and rewrites their
+ * sections in BENCHMARKS.md (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`), each stamped
+ * with the date, the machine and the command that reproduces it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { benchHealthz } from './healthz.js';
+import { ROOT } from './lib/service.js';
+
+interface Bench {
+  name: string;
+  title: string;
+  run(): Promise<string>;
+}
+
+const BENCHES: Bench[] = [{ name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz }];
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const selected = wanted.length > 0 ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES;
+if (selected.length === 0) {
+  console.error(`no such benchmark; known: ${BENCHES.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+
+const file = join(ROOT, 'BENCHMARKS.md');
+let doc = readFileSync(file, 'utf8');
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+let failed = 0;
+
+for (const bench of selected) {
+  console.error(`[bench] ${bench.name}…`);
+  let body: string;
+  try {
+    body = await bench.run();
+  } catch (err) {
+    failed += 1;
+    body = `**Failed on this run:** ${err instanceof Error ? err.message : String(err)}`;
+  }
+  const section = [
+    `<!-- bench:${bench.name} -->`,
+    `### ${bench.title}`,
+    '',
+    `${new Date().toISOString().slice(0, 10)} · ${machine} · \`npm run bench -- ${bench.name}\``,
+    '',
+    body,
+    `<!-- /bench:${bench.name} -->`,
+  ].join('\n');
+  const pattern = new RegExp(`<!-- bench:${bench.name} -->[\\s\\S]*?<!-- /bench:${bench.name} -->`);
+  doc = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, doc);
+  console.log(body);
+}
+process.exit(failed > 0 ? 1 : 0);
