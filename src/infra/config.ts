@@ -106,6 +106,13 @@ export interface AppConfig {
     adminPassword?: string;
   };
   sandbox: { enabled: boolean; port: number };
+  reservations: {
+    codeSecret: string;
+    maxFailures: number;
+    failureWindowSeconds: number;
+    lockSeconds: number;
+    burstAlertPerMinute: number;
+  };
 }
 
 /** Reads a PEM given inline or as a path; never echoes the content in errors. */
@@ -398,6 +405,12 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   if (adminPassword !== undefined && adminPassword.length < 10)
     problems.push('ADMIN_PASSWORD is invalid: at least 10 characters');
 
+  const codeSecret = take(raw, 'RESERVATION_CODE_SECRET', z.string().min(32), problems, 'at least 32 characters');
+  const maxFailures = take(raw, 'RESERVATION_MAX_FAILURES', positiveInt, problems);
+  const failureWindowSeconds = take(raw, 'RESERVATION_FAILURE_WINDOW_SECONDS', positiveInt, problems, 'seconds');
+  const lockSeconds = take(raw, 'RESERVATION_LOCK_SECONDS', positiveInt, problems, 'seconds');
+  const burstAlertPerMinute = take(raw, 'RESERVATION_BURST_ALERT_PER_MINUTE', positiveInt, problems);
+
   const sandboxEnabled = take(raw, 'SANDBOX', bool, problems, 'true or false');
   const sandboxPort = take(raw, 'SANDBOX_PORT', port, problems, 'a port number');
 
@@ -449,6 +462,13 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       adminPassword,
     },
     sandbox: { enabled: sandboxEnabled!, port: sandboxPort! },
+    reservations: {
+      codeSecret: codeSecret!,
+      maxFailures: maxFailures!,
+      failureWindowSeconds: failureWindowSeconds!,
+      lockSeconds: lockSeconds!,
+      burstAlertPerMinute: burstAlertPerMinute!,
+    },
   };
 }
 
