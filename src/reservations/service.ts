@@ -114,7 +114,7 @@ export async function createProgram(
     : `rp_${randomBytes(10).toString('hex')}`;
   try {
     const created = await ReservationProgram.create({ ...input, _id: id, createdBy });
-    return created.toObject() as Program;
+    return created.toObject();
   } catch (err) {
     if (!isDuplicateKey(err) || !idempotencyKey) throw err;
     const existing = await ReservationProgram.findById(id).lean<Program>();
@@ -271,7 +271,7 @@ async function insertCode(deps: ReservationDeps, program: Program, input: ClaimI
         issuedVia: input.via,
         claimKey: input.claimKey,
       });
-      return created.toObject() as CodeDoc;
+      return created.toObject();
     } catch (err) {
       const collidedOnCode =
         isDuplicateKey(err) && JSON.stringify((err as { keyPattern?: unknown }).keyPattern ?? {}).includes('codeHash');
@@ -398,7 +398,7 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
       idempotencyKey: input.idempotencyKey,
       at,
     });
-    outcome = created.toObject() as OutcomeDoc;
+    outcome = created.toObject();
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     const first = await ReservationOutcome.findOne({ codeId: code._id }).lean<OutcomeDoc>();
@@ -590,7 +590,7 @@ async function sendNotice(
       profileId: code.profileId,
       programId: program._id,
       programName: program.name,
-      ...(kind === 'issued' ? { code: formatCode(openCode(deps.keys, code.sealed) as CanonicalCode) } : {}),
+      ...(kind === 'issued' ? { code: formatCode(openCode(deps.keys, code.sealed)) } : {}),
       expiresAt: code.expiresAt,
     });
     await ReservationNotice.updateOne({ _id: noticeId }, { state: 'sent', $unset: { error: 1 } });
