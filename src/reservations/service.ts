@@ -22,7 +22,6 @@ import {
   openCode,
   parseCode,
   sealCode,
-  type CanonicalCode,
   type CodeKeys,
 } from './codes.js';
 import { reservationError } from './errors.js';
