@@ -10,6 +10,7 @@ import { pingMongo } from './infra/mongo.js';
 import { pingRedis } from './infra/redis.js';
 import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
+import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -25,9 +26,14 @@ export interface BuiltApp {
   inFlight: ReturnType<typeof createInFlight>;
 }
 
+/** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
+export function adminRoutes(deps: AppDeps): AdminRoute[] {
+  return [...staffDomainAdminRoutes(deps)];
+}
+
 /** Each domain's routers, in the order they are matched. */
-function domainRoutes(_deps: AppDeps): Router[] {
-  return [];
+function domainRoutes(deps: AppDeps): Router[] {
+  return [adminApi(deps, adminRoutes(deps))];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
