@@ -30,7 +30,11 @@ describe('audit log', () => {
       .send({ username: `new${Date.now()}`, displayName: 'New', password: 'a-long-password-1', roles: ['sales'] });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    await t().http.patch(`/admin/api/staff/${id}`).set(bearer(admin.accessToken)).send({ roles: ['service'] }).expect(200);
+    await t()
+      .http.patch(`/admin/api/staff/${id}`)
+      .set(bearer(admin.accessToken))
+      .send({ roles: ['service'] })
+      .expect(200);
     await t().http.post(`/admin/api/staff/${id}/disable`).set(bearer(admin.accessToken)).expect(200);
     await t().http.post(`/admin/api/staff/${id}/enable`).set(bearer(admin.accessToken)).expect(200);
     await t()
@@ -58,13 +62,23 @@ describe('audit log', () => {
 
   it('records sign-ins, failed sign-ins and logouts', async () => {
     const s = await givenStaff(t(), ['finance']);
-    await t().http.post('/admin/api/auth/login').send({ username: s.username, password: 'wrong-password-x' }).expect(401);
+    await t()
+      .http.post('/admin/api/auth/login')
+      .send({ username: s.username, password: 'wrong-password-x' })
+      .expect(401);
     const ok = await t().http.post('/admin/api/auth/login').send({ username: s.username, password: s.password });
-    await t().http.post('/admin/api/auth/logout').set(bearer(ok.body.tokens.accessToken as string)).expect(204);
+    await t()
+      .http.post('/admin/api/auth/logout')
+      .set(bearer(ok.body.tokens.accessToken as string))
+      .expect(204);
     const mine = await AuditEntry.find({ $or: [{ actorId: s.id }, { 'after.username': s.username }] })
       .sort({ _id: 1 })
       .lean();
-    expect(mine.map((e) => `${e.action}:${e.outcome}`)).toEqual(['auth.login:denied', 'auth.login:ok', 'auth.logout:ok']);
+    expect(mine.map((e) => `${e.action}:${e.outcome}`)).toEqual([
+      'auth.login:denied',
+      'auth.login:ok',
+      'auth.logout:ok',
+    ]);
     expect(mine[0]).toMatchObject({ errorCode: 'invalid_credentials' });
   });
 
@@ -73,7 +87,12 @@ describe('audit log', () => {
     const target = new Types.ObjectId().toHexString();
     await t().http.post(`/admin/api/staff/${target}/disable`).set(bearer(sales.accessToken)).expect(403);
     const [entry] = await entriesFor(target);
-    expect(entry).toMatchObject({ action: 'staff.disable', outcome: 'denied', actorId: sales.id, errorCode: 'permission_denied' });
+    expect(entry).toMatchObject({
+      action: 'staff.disable',
+      outcome: 'denied',
+      actorId: sales.id,
+      errorCode: 'permission_denied',
+    });
   });
 
   it('is readable by auditors with filters and cursor pages, and by nobody else', async () => {
@@ -84,7 +103,12 @@ describe('audit log', () => {
       await t()
         .http.post('/admin/api/staff')
         .set(bearer(admin.accessToken))
-        .send({ username: `bulk${i}${Date.now()}`, displayName: 'B', password: 'a-long-password-1', roles: ['service'] })
+        .send({
+          username: `bulk${i}${Date.now()}`,
+          displayName: 'B',
+          password: 'a-long-password-1',
+          roles: ['service'],
+        })
         .expect(201);
 
     const page1 = await t()
@@ -93,7 +117,9 @@ describe('audit log', () => {
     expect(page1.status).toBe(200);
     expect(page1.body.items).toHaveLength(2);
     const page2 = await t()
-      .http.get(`/admin/api/audit?actorId=${admin.id}&action=staff.create&limit=2&cursor=${page1.body.nextCursor as string}`)
+      .http.get(
+        `/admin/api/audit?actorId=${admin.id}&action=staff.create&limit=2&cursor=${page1.body.nextCursor as string}`,
+      )
       .set(bearer(auditor.accessToken));
     expect(page2.body.items).toHaveLength(1);
     expect(page2.body.nextCursor).toBeNull();

@@ -23,9 +23,9 @@ describe('staff sign-in and tokens', () => {
     expect(res.status).toBe(200);
     expect(res.body.tokens).toMatchObject({ tokenType: 'Bearer', expiresIn: 900 });
     expect(res.body.staff).toMatchObject({ id: s.id, username: s.username, roles: ['marketing'] });
-    const header = jwt.decode(res.body.tokens.accessToken, { complete: true })!.header;
+    const header = jwt.decode(res.body.tokens.accessToken as string, { complete: true })!.header;
     expect(header).toMatchObject({ alg: 'HS256', kid: 'k1' });
-    const who = await me(res.body.tokens.accessToken);
+    const who = await me(res.body.tokens.accessToken as string);
     expect(who.status).toBe(200);
     expect(who.body.staff.lastLoginAt).not.toBeNull();
     expect(who.body.permissions).toContain('push:send');
@@ -34,8 +34,12 @@ describe('staff sign-in and tokens', () => {
 
   it('refuses a wrong password, an unknown user and a disabled account with the same answer', async () => {
     const s = await givenStaff(t(), ['sales']);
-    const wrong = await t().http.post('/admin/api/auth/login').send({ username: s.username, password: 'nope-nope-nope' });
-    const unknown = await t().http.post('/admin/api/auth/login').send({ username: 'nobody-here', password: s.password });
+    const wrong = await t()
+      .http.post('/admin/api/auth/login')
+      .send({ username: s.username, password: 'nope-nope-nope' });
+    const unknown = await t()
+      .http.post('/admin/api/auth/login')
+      .send({ username: 'nobody-here', password: s.password });
     await Staff.updateOne({ _id: s.id }, { $set: { status: 'disabled' } });
     const disabled = await t().http.post('/admin/api/auth/login').send({ username: s.username, password: s.password });
     for (const res of [wrong, unknown, disabled]) {
@@ -45,7 +49,9 @@ describe('staff sign-in and tokens', () => {
   });
 
   it('refuses malformed login input naming the fields, and unknown keys', async () => {
-    const res = await t().http.post('/admin/api/auth/login').send({ username: { $gt: '' }, password: 'x', extra: 1 });
+    const res = await t()
+      .http.post('/admin/api/auth/login')
+      .send({ username: { $gt: '' }, password: 'x', extra: 1 });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('invalid_input');
     const paths = (res.body.error.details.fields as Array<{ path: string }>).map((f) => f.path);
@@ -143,7 +149,7 @@ describe('staff sign-in and tokens', () => {
     const first = await t().http.post('/admin/api/auth/refresh').send({ refreshToken: s.refreshToken });
     expect(first.status).toBe(200);
     expect(first.body.refreshToken).not.toBe(s.refreshToken);
-    expect((await me(first.body.accessToken)).status).toBe(200);
+    expect((await me(first.body.accessToken as string)).status).toBe(200);
 
     const second = await t().http.post('/admin/api/auth/refresh').send({ refreshToken: first.body.refreshToken });
     expect(second.status).toBe(200);
@@ -155,7 +161,7 @@ describe('staff sign-in and tokens', () => {
     const afterwards = await t().http.post('/admin/api/auth/refresh').send({ refreshToken: second.body.refreshToken });
     expect(afterwards.status).toBe(401);
     expect(afterwards.body.error.code).toBe('invalid_refresh_token');
-    const revoked = await me(second.body.accessToken);
+    const revoked = await me(second.body.accessToken as string);
     expect(revoked.status).toBe(401);
     expect(revoked.body.error.code).toBe('session_revoked');
   });
@@ -170,7 +176,9 @@ describe('staff sign-in and tokens', () => {
   });
 
   it('refuses an unknown refresh token and malformed refresh input', async () => {
-    const unknown = await t().http.post('/admin/api/auth/refresh').send({ refreshToken: 'x'.repeat(43) });
+    const unknown = await t()
+      .http.post('/admin/api/auth/refresh')
+      .send({ refreshToken: 'x'.repeat(43) });
     expect(unknown.status).toBe(401);
     expect(unknown.body.error.code).toBe('invalid_refresh_token');
     expect((await t().http.post('/admin/api/auth/refresh').send({})).status).toBe(400);
@@ -217,7 +225,7 @@ describe('staff sign-in and tokens', () => {
     expect(old.body.error.code).toBe('token_outdated');
     const refreshed = await t().http.post('/admin/api/auth/refresh').send({ refreshToken: s.refreshToken });
     expect(refreshed.status).toBe(200);
-    const who = await me(refreshed.body.accessToken);
+    const who = await me(refreshed.body.accessToken as string);
     expect(who.body.permissions).toContain('audit:read');
     expect(who.body.permissions).not.toContain('customer:write');
   });

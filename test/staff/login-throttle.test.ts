@@ -3,7 +3,11 @@ import { useTestApp } from '../support/app.js';
 import { givenStaff } from './support.js';
 
 describe('login throttling', () => {
-  const t = useTestApp({ LOGIN_MAX_ATTEMPTS_PER_USER: '3', LOGIN_MAX_ATTEMPTS_PER_IP: '12', LOGIN_LOCKOUT_SECONDS: '600' });
+  const t = useTestApp({
+    LOGIN_MAX_ATTEMPTS_PER_USER: '3',
+    LOGIN_MAX_ATTEMPTS_PER_IP: '12',
+    LOGIN_LOCKOUT_SECONDS: '600',
+  });
   const login = (username: string, password: string) =>
     t().http.post('/admin/api/auth/login').send({ username, password });
 

@@ -22,7 +22,10 @@ describe('the admin API document', () => {
 
   it('lists every registered admin route with its permission, and its audit action for writes', async () => {
     const doc = (await t().http.get('/admin/api/openapi.json')).body as {
-      paths: Record<string, Record<string, { 'x-permission': string; 'x-audit-action'?: string; security?: unknown[] }>>;
+      paths: Record<
+        string,
+        Record<string, { 'x-permission': string; 'x-audit-action'?: string; security?: unknown[] }>
+      >;
     };
     const listed = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`),
@@ -44,7 +47,9 @@ describe('the admin API document', () => {
       components: { schemas: Record<string, unknown> };
     };
     const list = doc.paths['/admin/api/audit']!.get!;
-    expect(list.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'actorId', 'action']));
+    expect(list.parameters.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['limit', 'cursor', 'actorId', 'action']),
+    );
     expect(doc.paths['/admin/api/staff']!.post!.requestBody).toMatchObject({
       content: {
         'application/json': {

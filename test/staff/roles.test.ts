@@ -68,7 +68,7 @@ describe('admin routes and roles', () => {
     }
   });
 
-  it("allows each role exactly the routes its permissions cover, and refuses the rest with permission_denied", async () => {
+  it('allows each role exactly the routes its permissions cover, and refuses the rest with permission_denied', async () => {
     const staffByRole = new Map<Role, string>();
     for (const role of ROLES) staffByRole.set(role, (await givenStaff(t(), [role])).id);
     const outcomes: string[] = [];

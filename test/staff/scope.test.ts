@@ -96,7 +96,7 @@ describe('data scopes', () => {
       { name: 'a2', ownerStaffId: alice.id, region: 'south', tier: 'silver' },
       { name: 'b1', ownerStaffId: bob.id, region: 'north', tier: 'gold' },
     ]);
-    Object.assign(ids, { a1: a1!.id as string, b1: b1!.id as string });
+    Object.assign(ids, { a1: a1!.id, b1: b1!.id });
 
     const mine = await http.get('/admin/api/demo-customers').set(bearer(alice.accessToken));
     expect(mine.status).toBe(200);
