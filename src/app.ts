@@ -10,6 +10,7 @@ import { pingMongo } from './infra/mongo.js';
 import { pingRedis } from './infra/redis.js';
 import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
+import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -25,13 +26,20 @@ export interface BuiltApp {
   inFlight: ReturnType<typeof createInFlight>;
 }
 
+/** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
+export function adminRoutes(deps: AppDeps): AdminRoute[] {
+  return [...staffDomainAdminRoutes(deps)];
+}
+
 /** Each domain's routers, in the order they are matched. */
-function domainRoutes(_deps: AppDeps): Router[] {
-  return [];
+function domainRoutes(deps: AppDeps): Router[] {
+  return [adminApi(deps, adminRoutes(deps))];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
-  const app = new Koa({ proxy: deps.config.http.trustProxy });
+  // Behind one proxy (docker/nginx.conf appends the peer to X-Forwarded-For), only the LAST entry is
+  // trustworthy: the leftmost ones are whatever the client sent, and per-IP login throttling keys on ctx.ip.
+  const app = new Koa({ proxy: deps.config.http.trustProxy, maxIpsCount: 1 });
   // Koa's default error listener prints stacks to stderr; our error handler already logged what matters.
   app.silent = true;
   const inFlight = createInFlight();

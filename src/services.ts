@@ -3,9 +3,11 @@
  * infrastructure, once per process, and handed to routes, gateway handlers and jobs.
  */
 import type { Infra } from './infra/runtime.js';
+import { createStaffDomain, type StaffDomain } from './staff/index.js';
 
-export type AppDeps = Infra;
+/** Staff domain: `staff` (auth, accounts), `approvals` (four-eyes), `audit` (append-only log). */
+export type AppDeps = Infra & StaffDomain;
 
 export async function createServices(infra: Infra): Promise<AppDeps> {
-  return infra;
+  return { ...infra, ...createStaffDomain(infra) };
 }
