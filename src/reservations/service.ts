@@ -14,16 +14,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { Redis } from '../infra/redis.js';
 import type { AttemptGuard } from '../risk/attempts.js';
-import {
-  formatCode,
-  generateCode,
-  hashCode,
-  maskCode,
-  openCode,
-  parseCode,
-  sealCode,
-  type CodeKeys,
-} from './codes.js';
+import { formatCode, generateCode, hashCode, maskCode, openCode, parseCode, sealCode, type CodeKeys } from './codes.js';
 import { reservationError } from './errors.js';
 import {
   ReservationAttempt,
