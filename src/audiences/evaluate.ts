@@ -74,8 +74,8 @@ class Evaluator {
     const out = new Set<string>();
     const cursor = collection(name).find(filter, { projection: { [field]: 1, _id: 0 }, batchSize: 5000 });
     for await (const doc of cursor) {
-      const id = doc[field] as unknown;
-      if (id !== undefined && id !== null) out.add(norm(String(id)));
+      const id = doc[field] as Types.ObjectId | string | undefined;
+      if (id !== undefined && id !== null) out.add(norm(typeof id === 'string' ? id : id.toHexString()));
     }
     return out;
   }
