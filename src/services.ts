@@ -3,9 +3,19 @@
  * infrastructure, once per process, and handed to routes, gateway handlers and jobs.
  */
 import type { Infra } from './infra/runtime.js';
+import { createWechatClients, type WechatClients } from './platform/wechat/index.js';
 
-export type AppDeps = Infra;
+export type AppDeps = Infra & {
+  /** The official-account API client of an account by key (`wechatClients()` = the default account). */
+  wechatClients: WechatClients;
+};
 
 export async function createServices(infra: Infra): Promise<AppDeps> {
-  return infra;
+  const wechatClients = createWechatClients(infra.config.wechat.accounts, infra.config.wechat.defaultAccount, {
+    redis: infra.redis,
+    logger: infra.logger,
+    metrics: infra.metrics,
+    settings: infra.config.wechat.api,
+  });
+  return { ...infra, wechatClients };
 }
