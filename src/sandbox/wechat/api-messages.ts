@@ -47,7 +47,7 @@ function templateFinish(env: WechatEnv, state: AccountState, follower: SandboxFo
     const result = await env.driver.push(state.account, follower, {
       MsgType: 'event',
       Event: 'TEMPLATESENDJOBFINISH',
-      MsgID: msgId,
+      MsgID: Number(msgId),
       Status: status,
     });
     env.platformPushes.push({
