@@ -102,9 +102,9 @@ describe('template messages', () => {
     await expect(
       acct.client.sendTemplate({ touser: openid!, templateId: t.templateId, data: { thing1: 'a'.repeat(21) } }),
     ).rejects.toMatchObject({ errcode: 47003, disposition: 'give_up' });
-    await expect(acct.client.sendTemplate({ touser: openid!, templateId: t.templateId, data: {} })).rejects.toMatchObject(
-      { errcode: 47003 },
-    );
+    await expect(
+      acct.client.sendTemplate({ touser: openid!, templateId: t.templateId, data: {} }),
+    ).rejects.toMatchObject({ errcode: 47003 });
   });
 
   it('reports "failed:user block" for a follower who refused template messages', async () => {
@@ -137,7 +137,10 @@ describe('customer-service messages', () => {
     { msgtype: 'news', news: { articles: [{ title: 'Hi', url: 'https://example.com', picurl: 'https://p' }] } },
     { msgtype: 'mpnews', mpnews: { media_id: 'MEDIA_NEWS' } },
     { msgtype: 'mpnewsarticle', mpnewsarticle: { article_id: 'ARTICLE' } },
-    { msgtype: 'msgmenu', msgmenu: { head_content: '满意吗', list: [{ id: '101', content: '满意' }], tail_content: '' } },
+    {
+      msgtype: 'msgmenu',
+      msgmenu: { head_content: '满意吗', list: [{ id: '101', content: '满意' }], tail_content: '' },
+    },
     { msgtype: 'wxcard', wxcard: { card_id: 'CARD' } },
     {
       msgtype: 'miniprogrampage',
@@ -308,20 +311,36 @@ describe('mass messages', () => {
     const [a, b, c] = await acct.followers(3);
     const tag = await client.createTag('news');
     await client.tagUsers(tag.id, [a!, b!]);
-    const byTag = await client.sendToTag({ tagId: tag.id }, { msgtype: 'text', text: { content: '周末活动' } }, {
-      clientMsgId: 'weekend-1',
-    });
+    const byTag = await client.sendToTag(
+      { tagId: tag.id },
+      { msgtype: 'text', text: { content: '周末活动' } },
+      {
+        clientMsgId: 'weekend-1',
+      },
+    );
     expect(byTag.duplicate).toBe(false);
-    expect(fx().sandbox.wechat.inbox(acct.key, a!).map((m) => m.channel)).toEqual(['mass']);
+    expect(
+      fx()
+        .sandbox.wechat.inbox(acct.key, a!)
+        .map((m) => m.channel),
+    ).toEqual(['mass']);
     expect(fx().sandbox.wechat.inbox(acct.key, c!)).toEqual([]);
-    const again = await client.sendToTag({ tagId: tag.id }, { msgtype: 'text', text: { content: '周末活动' } }, {
-      clientMsgId: 'weekend-1',
-    });
+    const again = await client.sendToTag(
+      { tagId: tag.id },
+      { msgtype: 'text', text: { content: '周末活动' } },
+      {
+        clientMsgId: 'weekend-1',
+      },
+    );
     expect(again).toMatchObject({ duplicate: true, msgId: byTag.msgId });
     expect(fx().sandbox.wechat.inbox(acct.key, a!)).toHaveLength(1);
 
     await client.sendToOpenids([b!, c!], { msgtype: 'mpnews', mpnews: { media_id: 'DRAFT_1' } });
-    expect(fx().sandbox.wechat.inbox(acct.key, c!).map((m) => m.msgtype)).toEqual(['mpnews']);
+    expect(
+      fx()
+        .sandbox.wechat.inbox(acct.key, c!)
+        .map((m) => m.msgtype),
+    ).toEqual(['mpnews']);
     await expect(client.sendToOpenids([c!], { msgtype: 'text', text: { content: 'x' } })).rejects.toMatchObject({
       errcode: 40130,
     });
@@ -330,7 +349,8 @@ describe('mass messages', () => {
   it('delivers at most 4 broadcasts a month to a follower', async () => {
     const acct = fx().account();
     const [a, b] = await acct.followers(2);
-    for (let i = 0; i < 5; i++) await acct.client.sendToTag({ all: true }, { msgtype: 'text', text: { content: `#${i}` } });
+    for (let i = 0; i < 5; i++)
+      await acct.client.sendToTag({ all: true }, { msgtype: 'text', text: { content: `#${i}` } });
     expect(fx().sandbox.wechat.inbox(acct.key, a!)).toHaveLength(4);
     expect(fx().sandbox.wechat.inbox(acct.key, b!)).toHaveLength(4);
   });
@@ -340,7 +360,11 @@ describe('OAuth2 web authorisation', () => {
   it('exchanges a code once for openid and unionid, reads the profile, refreshes the grant', async () => {
     const acct = fx().account();
     const url = new URL(
-      acct.client.authorizeUrl({ redirectUri: 'https://scrm.example.com/oauth', scope: 'snsapi_userinfo', state: 'abc123' }),
+      acct.client.authorizeUrl({
+        redirectUri: 'https://scrm.example.com/oauth',
+        scope: 'snsapi_userinfo',
+        state: 'abc123',
+      }),
     );
     expect(url.searchParams.get('appid')).toBe(acct.appid);
     expect(url.hash).toBe('#wechat_redirect');
@@ -354,7 +378,11 @@ describe('OAuth2 web authorisation', () => {
     const code = back.searchParams.get('code')!;
 
     const grant = await acct.client.exchangeCode(code);
-    expect(grant).toMatchObject({ openid: 'oOAuthUser0000000000000000001', scope: 'snsapi_userinfo', snapshotUser: false });
+    expect(grant).toMatchObject({
+      openid: 'oOAuthUser0000000000000000001',
+      scope: 'snsapi_userinfo',
+      snapshotUser: false,
+    });
     expect(grant.unionid).toMatch(/^oU/);
     await expect(acct.client.exchangeCode(code)).rejects.toMatchObject({ errcode: 40163, disposition: 'give_up' });
     await expect(acct.client.exchangeCode('nonsense')).rejects.toMatchObject({ errcode: 40029 });

@@ -20,15 +20,7 @@ import { templateApi, type TemplateApi } from './api/templates.js';
 import { userApi, type UserApi } from './api/users.js';
 
 export interface WechatClient
-  extends MenuApi,
-    TemplateApi,
-    CustomServiceApi,
-    UserApi,
-    TagApi,
-    QrCodeApi,
-    MassApi,
-    OAuthApi,
-    JsSdkApi {
+  extends MenuApi, TemplateApi, CustomServiceApi, UserApi, TagApi, QrCodeApi, MassApi, OAuthApi, JsSdkApi {
   readonly accountKey: string;
   readonly appid: string;
   accessToken(): Promise<string>;
@@ -98,7 +90,11 @@ export function createWechatClients(
     if (!client) {
       const account = accounts.find((a) => a.key === accountKey);
       if (!account)
-        throw new DomainError('not_found', 'unknown_wechat_account', `No official account "${accountKey}" is configured.`);
+        throw new DomainError(
+          'not_found',
+          'unknown_wechat_account',
+          `No official account "${accountKey}" is configured.`,
+        );
       client = createWechatClient(account, deps);
       clients.set(accountKey, client);
     }

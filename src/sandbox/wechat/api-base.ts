@@ -202,11 +202,13 @@ export function registerBaseRoutes(router: Router, env: WechatEnv): void {
     let sceneStr: string | undefined;
     if (byString) {
       sceneStr = str(scene.scene_str);
-      if (!sceneStr || sceneStr.length > 64) throw new WxError(40097, 'invalid args: scene_str must be 1-64 characters');
+      if (!sceneStr || sceneStr.length > 64)
+        throw new WxError(40097, 'invalid args: scene_str must be 1-64 characters');
     } else {
       sceneId = Number(scene.scene_id);
       const max = permanent ? 100_000 : 4_294_967_295;
-      if (!Number.isInteger(sceneId) || sceneId < 1 || sceneId > max) throw new WxError(40097, 'invalid args: scene_id');
+      if (!Number.isInteger(sceneId) || sceneId < 1 || sceneId > max)
+        throw new WxError(40097, 'invalid args: scene_id');
     }
     let expireSeconds: number | undefined;
     if (!permanent) {

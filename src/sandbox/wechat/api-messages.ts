@@ -19,7 +19,9 @@ const CUSTOM_TYPES: Record<string, (payload: Record<string, unknown>) => string 
   msgmenu: (p) => (Array.isArray(p.list) && p.list.length > 0 ? undefined : 'msgmenu.list is empty'),
   wxcard: (p) => (str(p.card_id) ? undefined : 'wxcard.card_id is empty'),
   miniprogrampage: (p) =>
-    str(p.appid) && str(p.pagepath) && str(p.thumb_media_id) ? undefined : 'miniprogrampage needs appid, pagepath, thumb',
+    str(p.appid) && str(p.pagepath) && str(p.thumb_media_id)
+      ? undefined
+      : 'miniprogrampage needs appid, pagepath, thumb',
 };
 
 const MASS_TYPES: Record<string, string> = {
@@ -109,7 +111,12 @@ function massDeliver(
           SentCount: sent,
           ErrorCount: filtered - sent,
         });
-        env.platformPushes.push({ account: state.account.key, openid: someone.openid, event: 'MASSSENDJOBFINISH', result });
+        env.platformPushes.push({
+          account: state.account.key,
+          openid: someone.openid,
+          event: 'MASSSENDJOBFINISH',
+          result,
+        });
       });
   }
   return { msgId, msgDataId: msgId.slice(-9) };
@@ -134,7 +141,11 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
     takeWindow(env, follower);
     follower.typingUntil = undefined; // sending a message cancels "typing…"
     const kf = str(obj(body.customservice)?.kf_account);
-    env.state.deliver(follower, { channel: 'custom', msgtype, content: { ...payload, ...(kf ? { kf_account: kf } : {}) } });
+    env.state.deliver(follower, {
+      channel: 'custom',
+      msgtype,
+      content: { ...payload, ...(kf ? { kf_account: kf } : {}) },
+    });
     ctx.body = { errcode: 0, errmsg: 'ok' };
   });
 
@@ -146,7 +157,8 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
     if (command !== 'Typing' && command !== 'CancelTyping') throw new WxError(40097, 'invalid args: command');
     const now = env.clock.now();
     const open = [follower.eventWindow, follower.messageWindow].some((w) => w !== undefined && w.until > now);
-    if (!follower.subscribed || !open) throw new WxError(45015, 'response out of time limit or subscription is canceled');
+    if (!follower.subscribed || !open)
+      throw new WxError(45015, 'response out of time limit or subscription is canceled');
     follower.typingUntil = command === 'Typing' ? now + 15_000 : undefined;
     ctx.body = { errcode: 0, errmsg: 'ok' };
   });
@@ -184,7 +196,8 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
       ...(str(body.url) ? { url: str(body.url) } : {}),
       ...(obj(body.miniprogram) ? { miniprogram: obj(body.miniprogram) } : {}),
     };
-    if (!follower.blocksTemplates) env.state.deliver(follower, { channel: 'template', msgtype: 'template', content, msgId });
+    if (!follower.blocksTemplates)
+      env.state.deliver(follower, { channel: 'template', msgtype: 'template', content, msgId });
     templateFinish(env, state, follower, msgId, follower.blocksTemplates ? 'failed:user block' : 'success');
     ctx.body = { errcode: 0, errmsg: 'ok', msgid: Number(msgId) };
   });
@@ -203,7 +216,12 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
       recipients = [...state.followers.values()].filter((f) => f.subscribed && f.tagIds.includes(tagId));
     }
     const { msgId, msgDataId } = massDeliver(env, state, recipients, recipients.length, body);
-    ctx.body = { errcode: 0, errmsg: 'send job submission success', msg_id: Number(msgId), msg_data_id: Number(msgDataId) };
+    ctx.body = {
+      errcode: 0,
+      errmsg: 'send job submission success',
+      msg_id: Number(msgId),
+      msg_data_id: Number(msgDataId),
+    };
   });
 
   router.post('/cgi-bin/message/mass/send', (ctx) => {

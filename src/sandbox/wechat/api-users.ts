@@ -96,7 +96,8 @@ export function registerUserRoutes(router: Router, env: WechatEnv): void {
 
   router.get('/cgi-bin/tags/get', (ctx) => {
     const state = accountOf(ctx);
-    const count = (id: number) => [...state.followers.values()].filter((f) => f.subscribed && f.tagIds.includes(id)).length;
+    const count = (id: number) =>
+      [...state.followers.values()].filter((f) => f.subscribed && f.tagIds.includes(id)).length;
     ctx.body = {
       tags: [
         ...[...RESERVED_TAGS].map(([id, name]) => ({ id, name, count: count(id) })),
@@ -138,7 +139,8 @@ export function registerUserRoutes(router: Router, env: WechatEnv): void {
     const followers = list.map((id) => knownFollower(state, id));
     if (tagging)
       for (const f of followers)
-        if (!f.tagIds.includes(tagId) && f.tagIds.length >= 20) throw new WxError(45059, 'user tag count exceeds limit');
+        if (!f.tagIds.includes(tagId) && f.tagIds.length >= 20)
+          throw new WxError(45059, 'user tag count exceeds limit');
     for (const f of followers) {
       f.tagIds = f.tagIds.filter((t) => t !== tagId);
       if (tagging) f.tagIds.push(tagId);

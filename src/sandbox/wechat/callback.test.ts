@@ -150,6 +150,8 @@ describe('JS-SDK signature', () => {
     expect(jsSdkSignature({ ...base, url: 'http://mp.weixin.qq.com?params=value' })).toBe(
       '0f9de62fce790f9a083d5c99e95740ceb90c27ed',
     );
-    expect(jsSdkSignature({ ...base, url: 'http://mp.weixin.qq.com' })).toBe('f4d90daf4b3bca3078ab155816175ba34c443a7b');
+    expect(jsSdkSignature({ ...base, url: 'http://mp.weixin.qq.com' })).toBe(
+      'f4d90daf4b3bca3078ab155816175ba34c443a7b',
+    );
   });
 });

@@ -125,7 +125,8 @@ export function readPassiveReply(
   answeringMessage: boolean,
 ): { msgtype: string; content: Record<string, unknown> } | { problem: string } {
   if (textOf(message, 'ToUserName') !== openid) return { problem: 'reply ToUserName is not the follower' };
-  if (textOf(message, 'FromUserName') !== account.originalId) return { problem: 'reply FromUserName is not the account' };
+  if (textOf(message, 'FromUserName') !== account.originalId)
+    return { problem: 'reply FromUserName is not the account' };
   if (!/^\d+$/.test(textOf(message, 'CreateTime') ?? '')) return { problem: 'reply CreateTime is not a number' };
   const msgtype = textOf(message, 'MsgType') ?? '';
   if (!REPLY_TYPES.has(msgtype)) return { problem: `reply MsgType "${msgtype}" is not a passive reply type` };

@@ -16,7 +16,10 @@ const AccountInput = z
     appid: z.string().min(3),
     secret: z.string().min(1),
     token: z.string().min(1),
-    encodingAESKey: z.string().regex(/^[A-Za-z0-9]{43}$/).optional(),
+    encodingAESKey: z
+      .string()
+      .regex(/^[A-Za-z0-9]{43}$/)
+      .optional(),
     originalId: z.string().optional(),
     mode: z.enum(['plain', 'compatible', 'safe']).optional(),
     callbackUrl: z.string().url().optional(),

@@ -143,7 +143,12 @@ export function followerDriver(env: WechatEnv, state: AccountState, openid: stri
     },
     view(url) {
       requireFollowing('use its menu');
-      return push({ MsgType: 'event', Event: 'VIEW', EventKey: url, ...(state.menu ? { MenuId: state.menu.menuid } : {}) });
+      return push({
+        MsgType: 'event',
+        Event: 'VIEW',
+        EventKey: url,
+        ...(state.menu ? { MenuId: state.menu.menuid } : {}),
+      });
     },
     scan(ticket) {
       const qr = state.qrTickets.get(ticket);

@@ -15,7 +15,10 @@ export type CustomMessage =
       msgtype: 'music';
       music: { title?: string; description?: string; musicurl: string; hqmusicurl?: string; thumb_media_id: string };
     }
-  | { msgtype: 'news'; news: { articles: Array<{ title: string; description?: string; url: string; picurl?: string }> } }
+  | {
+      msgtype: 'news';
+      news: { articles: Array<{ title: string; description?: string; url: string; picurl?: string }> };
+    }
   | { msgtype: 'mpnews'; mpnews: { media_id: string } }
   | { msgtype: 'mpnewsarticle'; mpnewsarticle: { article_id: string } }
   | {

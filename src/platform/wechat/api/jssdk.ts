@@ -21,7 +21,12 @@ export interface JsSdkApi {
 }
 
 /** sha1 of `jsapi_ticket=…&noncestr=…&timestamp=…&url=…` (keys sorted, values raw), lowercase hex. */
-export function jsSdkSignature(input: { ticket: string; nonceStr: string; timestamp: number | string; url: string }): string {
+export function jsSdkSignature(input: {
+  ticket: string;
+  nonceStr: string;
+  timestamp: number | string;
+  url: string;
+}): string {
   const string1 = `jsapi_ticket=${input.ticket}&noncestr=${input.nonceStr}&timestamp=${input.timestamp}&url=${input.url}`;
   return createHash('sha1').update(string1).digest('hex');
 }
@@ -46,7 +51,12 @@ export function jsSdkApi(caller: WechatCaller, now: () => number = Date.now): Js
       const ticket = await tickets.get();
       const nonceStr = randomBytes(8).toString('hex');
       const timestamp = Math.floor(now() / 1000);
-      return { appId: caller.appid, timestamp, nonceStr, signature: jsSdkSignature({ ticket, nonceStr, timestamp, url: pageUrl }) };
+      return {
+        appId: caller.appid,
+        timestamp,
+        nonceStr,
+        signature: jsSdkSignature({ ticket, nonceStr, timestamp, url: pageUrl }),
+      };
     },
   };
 }

@@ -30,7 +30,11 @@ const Sent = z.object({
 
 export interface MassApi {
   /** Broadcasts to the followers holding a tag, or to everyone. */
-  sendToTag(target: { tagId: number } | { all: true }, message: MassMessage, options?: { clientMsgId?: string }): Promise<MassSent>;
+  sendToTag(
+    target: { tagId: number } | { all: true },
+    message: MassMessage,
+    options?: { clientMsgId?: string },
+  ): Promise<MassSent>;
   /** Broadcasts to an explicit list of 2–10 000 openids. */
   sendToOpenids(openids: string[], message: MassMessage, options?: { clientMsgId?: string }): Promise<MassSent>;
 }

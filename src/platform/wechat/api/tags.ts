@@ -57,7 +57,9 @@ export function tagApi(caller: WechatCaller): TagApi {
       const got = await caller.call({
         method: 'GET',
         path: '/cgi-bin/tags/get',
-        schema: z.object({ tags: z.array(z.object({ id: z.number().int(), name: z.string(), count: z.number().int() })) }),
+        schema: z.object({
+          tags: z.array(z.object({ id: z.number().int(), name: z.string(), count: z.number().int() })),
+        }),
       });
       return got.tags;
     },
