@@ -13,7 +13,7 @@ import { SandboxUsageError, type SandboxWechatAccount } from '../../src/sandbox/
 import { eventually } from '../support/wait.js';
 
 const AES = 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj';
-const TIMEOUT_MS = 200;
+const TIMEOUT_MS = 600;
 
 interface Received {
   query: URLSearchParams;
