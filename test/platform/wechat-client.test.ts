@@ -132,9 +132,9 @@ describe('errors that are retried with backoff', () => {
     const [openid] = await acct.followers(1);
     const client = acct.newClient({ timeoutMs: 300 });
     fx().sandbox.faults.add({ platform: 'wechat', path: '/cgi-bin/message/custom/send', hang: true });
-    await expect(
-      client.sendCustomMessage(openid!, { msgtype: 'text', text: { content: 'hi' } }),
-    ).rejects.toMatchObject({ errcode: 'timeout', disposition: 'retry' });
+    await expect(client.sendCustomMessage(openid!, { msgtype: 'text', text: { content: 'hi' } })).rejects.toMatchObject(
+      { errcode: 'timeout', disposition: 'retry' },
+    );
     expect(firedOn('/cgi-bin/message/custom/send')).toBe(1);
   });
 
@@ -190,6 +190,43 @@ describe('errors that are final', () => {
     fx().sandbox.faults.add({ platform: 'wechat', path: '/cgi-bin/tags/getidlist', errcode: 48001, times: 1 });
     await expect(acct.client.tagsOfUser(openid!)).rejects.toMatchObject({ errcode: 48001, disposition: 'give_up' });
     expect(await acct.client.tagsOfUser(openid!)).toEqual([]);
+  });
+});
+
+describe('outages scripted through the control API', () => {
+  it('a down period resets connections until it ends (sandbox clock)', async () => {
+    const acct = fx().account();
+    const [openid] = await acct.followers(1);
+    const client = acct.newClient({ retry: { attempts: 1, baseMs: 1, capMs: 1 } });
+    await client.getUser(openid!);
+    const res = await fetch(`${fx().sandbox.url}/_control/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        platform: 'wechat',
+        path: '/cgi-bin/*',
+        reset: true,
+        until: fx().sandbox.clock.now() + 60_000,
+      }),
+    });
+    expect(res.status).toBe(200);
+    await expect(client.getUser(openid!)).rejects.toMatchObject({ errcode: 'network', disposition: 'retry' });
+    await expect(client.listTags()).rejects.toMatchObject({ errcode: 'network' });
+    fx().sandbox.clock.advance(61_000);
+    try {
+      expect((await client.getUser(openid!)).subscribed).toBe(true);
+    } finally {
+      fx().sandbox.clock.reset();
+    }
+  });
+
+  it('injected latency beyond the client timeout is a timeout', async () => {
+    const acct = fx().account();
+    const [openid] = await acct.followers(1);
+    const client = acct.newClient({ timeoutMs: 200, retry: { attempts: 1, baseMs: 1, capMs: 1 } });
+    await client.getUser(openid!);
+    fx().sandbox.faults.add({ platform: 'wechat', path: '/cgi-bin/user/info', latencyMs: 400 });
+    await expect(client.getUser(openid!)).rejects.toMatchObject({ errcode: 'timeout', disposition: 'retry' });
   });
 });
 

@@ -380,3 +380,19 @@ async function fetchQr(key: string): Promise<{ ticket: string; scene: string }> 
   })) as { ticket: string };
   return { ticket: got.ticket, scene };
 }
+
+describe('configuration', () => {
+  it("mirrors the service's configured accounts, pushing to the gateway route", async () => {
+    const { sandboxAccountsFrom } = await import('../../src/sandbox/wechat/index.js');
+    const { testConfig } = await import('../support/app.js');
+    const config = testConfig();
+    const [mirror] = sandboxAccountsFrom(config.wechat.accounts, 'http://127.0.0.1:3000/');
+    expect(mirror).toMatchObject({
+      key: 'default',
+      appid: config.wechat.accounts[0]!.appid,
+      token: 'pamtest',
+      mode: 'safe',
+      callbackUrl: 'http://127.0.0.1:3000/wechat/default/callback',
+    });
+  });
+});

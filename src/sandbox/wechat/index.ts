@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
+import type { WechatAccountConfig } from '../../infra/config.js';
 import type { Context, Next } from 'koa';
 import { sha1Signature } from '../../platform/wechat/crypto.js';
 import type { SandboxContext, SandboxPart } from '../context.js';
@@ -63,6 +64,27 @@ export interface WechatSandboxApi {
   verifyCallbackUrl(key: string): Promise<{ ok: boolean; status: number; body: string }>;
   /** Resolves once every scheduled platform push has been made. */
   idle(): Promise<void>;
+}
+
+/**
+ * The sandbox accounts that mirror the service's configured ones (same appid, secret, Token, AES key and
+ * mode), pushing to the gateway's `POST /wechat/:account/callback` on `serviceBaseUrl`. For the demo, the
+ * dev launcher and end-to-end tests.
+ */
+export function sandboxAccountsFrom(
+  accounts: WechatAccountConfig[],
+  serviceBaseUrl: string,
+): SandboxWechatAccountInput[] {
+  return accounts.map((a) => ({
+    key: a.key,
+    appid: a.appid,
+    secret: a.secret,
+    token: a.token,
+    encodingAESKey: a.encodingAESKey,
+    originalId: a.originalId,
+    mode: a.mode,
+    callbackUrl: `${serviceBaseUrl.replace(/\/$/, '')}/wechat/${a.key}/callback`,
+  }));
 }
 
 const TOKENLESS = new Set(['/cgi-bin/stable_token', '/cgi-bin/token', '/cgi-bin/showqrcode']);
