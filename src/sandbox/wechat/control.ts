@@ -91,6 +91,18 @@ export function wechatControlRoutes(api: WechatSandboxApi): Router {
     ctx.body = api.settings;
   });
 
+  router.get('/accounts', (ctx) => {
+    // Secrets stay out: staff see which accounts are played and where they push.
+    ctx.body = {
+      accounts: api.accounts().map((a) => ({
+        key: a.key,
+        appid: a.appid,
+        originalId: a.originalId,
+        mode: a.mode,
+        callbackUrl: a.callbackUrl,
+      })),
+    };
+  });
   router.post('/accounts', (ctx) => {
     const input = parse(ctx, AccountInput);
     if (!input) return;

@@ -43,6 +43,7 @@ export interface WechatSandboxApi {
   readonly settings: WechatSandboxSettings;
   addAccount(input: SandboxWechatAccountInput): SandboxWechatAccount;
   account(key: string): SandboxWechatAccount;
+  accounts(): SandboxWechatAccount[];
   setCallbackUrl(key: string, url: string | undefined): void;
   /** A follower's phone, to drive pushes: `follower('default', openid).subscribe()`. */
   follower(key: string, openid?: string): FollowerDriver;
@@ -161,6 +162,7 @@ export function createWechatSandbox(
       return account;
     },
     account: (key) => accountState(key).account,
+    accounts: () => [...state.accounts.values()].map((s) => s.account),
     setCallbackUrl(key, url) {
       accountState(key).account.callbackUrl = url;
     },
