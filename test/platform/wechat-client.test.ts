@@ -68,7 +68,9 @@ describe('access token', () => {
     await acct.client.getUser(openid!);
     const first = await acct.client.accessToken();
     fx().sandbox.faults.add({ platform: 'wechat', path: '/cgi-bin/user/info', errcode: 40014, times: 1 });
-    expect((await acct.client.getUser(openid!)).openid).toBe(openid);
+    // Another instance, which only ever read the token from Redis, meets the refusal.
+    const other = acct.newClient();
+    expect((await other.getUser(openid!)).openid).toBe(openid);
     // Normal mode answered the same token, so the client asked once with force_refresh.
     expect(fx().sandbox.wechat.calls(acct.key)['/cgi-bin/stable_token']).toBe(3);
     expect(await acct.client.accessToken()).not.toBe(first);

@@ -103,9 +103,9 @@ export function createWechatCaller(options: WechatCallerOptions): WechatCaller {
     logger: options.logger,
   });
 
-  // The last token this process fetched: when the platform refuses it and stable_token hands back the very
-  // same one, only a forced refresh (20 a day) gets past it.
-  let lastFetched: string | undefined;
+  // The last token the platform refused here: when stable_token hands back that very token, only a forced
+  // refresh (20 a day, 30 s apart) gets past it.
+  let lastRefused: string | undefined;
   const tokens = createTokenCache({
     redis,
     key: `wechat:token:${account.appid}`,
@@ -123,11 +123,22 @@ export function createWechatCaller(options: WechatCallerOptions): WechatCaller {
           schema: StableToken,
         });
       let fetched = await fetchOnce(false);
-      if (afterInvalid && fetched.access_token === lastFetched) fetched = await fetchOnce(true);
-      lastFetched = fetched.access_token;
+      if (afterInvalid && fetched.access_token === lastRefused) fetched = await fetchOnce(true);
       return { token: fetched.access_token, expiresInSeconds: fetched.expires_in };
     },
   });
+
+  /** Runs a call with the shared token, remembering a token the platform refuses. */
+  function withToken<T>(fn: (token: string) => Promise<T>): Promise<T> {
+    return tokens.use(async (token) => {
+      try {
+        return await fn(token);
+      } catch (err) {
+        if (err instanceof PlatformError && err.disposition === 'refresh_token') lastRefused = token;
+        throw err;
+      }
+    });
+  }
 
   async function withRetries<T>(req: WechatCallRequest<T>, attempt: () => Promise<T>): Promise<T> {
     for (let n = 0; ; n++) {
@@ -157,7 +168,7 @@ export function createWechatCaller(options: WechatCallerOptions): WechatCaller {
     circuit,
     call<T>(req: WechatCallRequest<T>): Promise<T> {
       return withRetries(req, () =>
-        tokens.use((token) => http.request({ ...req, query: { ...req.query, access_token: token } })),
+        withToken((token) => http.request({ ...req, query: { ...req.query, access_token: token } })),
       );
     },
     callWithoutToken<T>(req: WechatCallRequest<T>): Promise<T> {
@@ -172,7 +183,7 @@ export function createWechatCaller(options: WechatCallerOptions): WechatCaller {
         redis,
         key: `wechat:${name}:${account.appid}`,
         fetchToken: async () => {
-          const got = await withRetries({ method: 'GET', path: name }, () => tokens.use((t) => fetch(http, t)));
+          const got = await withRetries({ method: 'GET', path: name }, () => withToken((t) => fetch(http, t)));
           return { token: got.value, expiresInSeconds: got.expiresIn };
         },
       });
