@@ -217,7 +217,10 @@ export function createCallbackDriver(deps: CallbackDriverDeps): CallbackDriver {
         answer = outcome;
       }
       if (!answer) {
-        result.problem = `no answer within ${rules.timeoutMs} ms after ${result.attempts.length} attempts`;
+        const timeouts = result.attempts.filter((a) => a.outcome === 'timeout').length;
+        result.problem =
+          `no answer after ${result.attempts.length} attempts ` +
+          `(${timeouts} timed out after ${rules.timeoutMs} ms, ${result.attempts.length - timeouts} could not connect)`;
         deps.logger.info({ account: account.key, attempts: result.attempts.length }, 'sandbox push unanswered');
         return result;
       }
