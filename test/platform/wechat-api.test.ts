@@ -84,6 +84,7 @@ describe('template messages', () => {
     expect(inbox).toHaveLength(1);
     expect(inbox[0]).toMatchObject({
       channel: 'template',
+      text: '到账提醒 | 红包到账 | 8.88元',
       msgId: first.msgId,
       content: { template_id: t.templateId, data: { thing1: '红包到账', amount2: '8.88元' } },
     });
@@ -159,6 +160,8 @@ describe('customer-service messages', () => {
     const inbox = follower.inbox().filter((m) => m.channel === 'custom');
     expect(inbox.map((m) => m.msgtype)).toEqual(ALL.map((m) => m.msgtype));
     expect(inbox[0]!.content).toEqual({ content: 'hello', kf_account: 'agent@test' });
+    expect(inbox.map((m) => m.text).slice(0, 2)).toEqual(['hello', '[image]']);
+    expect(inbox.find((m) => m.msgtype === 'news')?.text).toBe('[news] Hi');
   });
 
   it('allows 5 messages per follower message, then 45047; after 48 h, 45015', async () => {

@@ -11,7 +11,7 @@ import type { SandboxWechatAccount } from '../../src/sandbox/wechat/index.js';
 import { fileScope } from '../support/app.js';
 
 export const FAST_CLIENT: WechatClientSettings = {
-  timeoutMs: 2000,
+  timeoutMs: 5000,
   retry: { attempts: 3, baseMs: 5, capMs: 20 },
   breaker: { threshold: 100, cooldownMs: 1000 },
 };

@@ -38,6 +38,8 @@ export interface InboxEntry {
   msgId?: string;
   /** For passive replies: which push it answered (MsgId, or the event name). */
   inReplyTo?: string;
+  /** What the follower reads, in one line (text, a template's title and values, an article title…). */
+  text: string;
 }
 
 interface SendWindow {
@@ -242,8 +244,13 @@ export class SandboxWechatState {
     return f;
   }
 
-  deliver(follower: SandboxFollower, entry: Omit<InboxEntry, 'seq' | 'at'>): InboxEntry {
-    const full: InboxEntry = { seq: ++this.seq, at: new Date(this.clock.now()).toISOString(), ...entry };
+  deliver(follower: SandboxFollower, entry: Omit<InboxEntry, 'seq' | 'at' | 'text'>): InboxEntry {
+    const full: InboxEntry = {
+      seq: ++this.seq,
+      at: new Date(this.clock.now()).toISOString(),
+      ...entry,
+      text: summarize(entry.msgtype, entry.content),
+    };
     follower.inbox.push(full);
     return full;
   }
@@ -256,6 +263,32 @@ export class SandboxWechatState {
   /** A 64-bit-looking MsgId for messages the follower sends. */
   nextInboundMsgId(): string {
     return `${this.clock.nowSeconds()}${String(++this.seq).padStart(6, '0')}`;
+  }
+}
+
+/** One readable line for an inbox entry, whatever the channel's field names. */
+export function summarize(msgtype: string, content: Record<string, unknown>): string {
+  const s = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const first = (v: unknown): Record<string, unknown> | undefined => {
+    const one = Array.isArray(v) ? (v[0] as unknown) : v;
+    return typeof one === 'object' && one !== null ? (one as Record<string, unknown>) : undefined;
+  };
+  switch (msgtype) {
+    case 'text':
+      return s(content.Content) ?? s(content.content) ?? '';
+    case 'template': {
+      const data = (content.data ?? {}) as Record<string, unknown>;
+      return [s(content.title), ...Object.values(data).map(s)].filter(Boolean).join(' | ');
+    }
+    case 'news': {
+      const articles =
+        first((content.Articles as { item?: unknown } | undefined)?.item) ?? first(content.articles ?? undefined);
+      return `[news] ${s(articles?.Title) ?? s(articles?.title) ?? ''}`.trim();
+    }
+    case 'msgmenu':
+      return `[menu] ${s(content.head_content) ?? ''}`.trim();
+    default:
+      return `[${msgtype}]`;
   }
 }
 
