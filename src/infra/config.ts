@@ -92,7 +92,16 @@ export interface AppConfig {
   agenda: { processEveryMs: number; collection: string; lockLifetimeMs: number; maxConcurrency: number };
   http: { jsonBodyLimitBytes: number; trustProxy: boolean };
   callback: { deadlineMs: number; maxSkewSeconds: number; bodyLimitBytes: number; dedupTtlSeconds: number };
-  wechat: { defaultAccount: string; accounts: WechatAccountConfig[] };
+  wechat: {
+    defaultAccount: string;
+    accounts: WechatAccountConfig[];
+    /** Outbound API calls: timeout, retries of transient errors, circuit breaker per account. */
+    api: {
+      timeoutMs: number;
+      retry: { attempts: number; baseMs: number; capMs: number };
+      breaker: { threshold: number; cooldownMs: number };
+    };
+  };
   pay?: WechatPayConfig;
   wecom: { defaultCorp: string; corps: WecomConfig[] };
   auth: {
@@ -366,6 +375,12 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const bodyLimitBytes = take(raw, 'WECHAT_CALLBACK_BODY_LIMIT_BYTES', positiveInt, problems, 'bytes');
   const dedupTtlSeconds = take(raw, 'WECHAT_CALLBACK_DEDUP_TTL_SECONDS', positiveInt, problems, 'seconds');
   const publicBaseUrl = take(raw, 'PUBLIC_BASE_URL', url, problems, 'the external http(s) URL of this service');
+  const wechatApiTimeoutMs = take(raw, 'WECHAT_API_TIMEOUT_MS', positiveInt.max(60_000), problems, 'milliseconds');
+  const wechatRetryAttempts = take(raw, 'WECHAT_API_RETRY_ATTEMPTS', positiveInt.max(10), problems, '1-10 attempts');
+  const wechatRetryBaseMs = take(raw, 'WECHAT_API_RETRY_BASE_MS', positiveInt, problems, 'milliseconds');
+  const wechatRetryCapMs = take(raw, 'WECHAT_API_RETRY_CAP_MS', positiveInt, problems, 'milliseconds');
+  const wechatBreakerThreshold = take(raw, 'WECHAT_API_BREAKER_THRESHOLD', positiveInt, problems, 'failures');
+  const wechatBreakerCooldownMs = take(raw, 'WECHAT_API_BREAKER_COOLDOWN_MS', positiveInt, problems, 'milliseconds');
 
   // WeChat accounts: the default one from WECHAT_*, more from WECHAT_ACCOUNTS=key1,key2 and WECHAT_<KEY>_*.
   const accounts: WechatAccountConfig[] = [];
@@ -476,7 +491,15 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       bodyLimitBytes: bodyLimitBytes!,
       dedupTtlSeconds: dedupTtlSeconds!,
     },
-    wechat: { defaultAccount: accounts[0]?.key ?? defaultKey, accounts },
+    wechat: {
+      defaultAccount: accounts[0]?.key ?? defaultKey,
+      accounts,
+      api: {
+        timeoutMs: wechatApiTimeoutMs!,
+        retry: { attempts: wechatRetryAttempts!, baseMs: wechatRetryBaseMs!, capMs: wechatRetryCapMs! },
+        breaker: { threshold: wechatBreakerThreshold!, cooldownMs: wechatBreakerCooldownMs! },
+      },
+    },
     pay,
     wecom: { defaultCorp: corps[0]?.key ?? defaultCorp, corps },
     auth: {

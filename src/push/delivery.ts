@@ -355,17 +355,15 @@ export async function funnel(planId: string, runId: string): Promise<FunnelRow[]
   ]);
   const rows = new Map<string, FunnelRow>();
   for (const g of groups) {
-    const row =
-      rows.get(g._id.variant) ??
-      ({
-        variant: g._id.variant,
-        targeted: 0,
-        passed: 0,
-        sent: 0,
-        delivered: 0,
-        failed: 0,
-        skippedBy: {},
-      });
+    const row = rows.get(g._id.variant) ?? {
+      variant: g._id.variant,
+      targeted: 0,
+      passed: 0,
+      sent: 0,
+      delivered: 0,
+      failed: 0,
+      skippedBy: {},
+    };
     row.targeted += g.n;
     if (g._id.state === 'skipped')
       row.skippedBy[g._id.reason ?? 'unknown'] = (row.skippedBy[g._id.reason ?? 'unknown'] ?? 0) + g.n;

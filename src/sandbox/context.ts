@@ -17,5 +17,7 @@ export interface SandboxPart<Api> {
   prefix: string;
   router: Router;
   api: Api;
+  /** The part's control routes, mounted under /_control (e.g. /_control/wechat/...). */
+  control?: Router;
   close?(): Promise<void>;
 }

@@ -24,6 +24,8 @@ export interface SandboxOptions {
   port?: number;
   host?: string;
   logger?: Logger;
+  /** The official accounts the sandbox plays, and its callback rules (tests shorten the 5-second wait). */
+  wechat?: Parameters<typeof createWechatSandbox>[1];
 }
 
 export interface Sandbox {
@@ -46,7 +48,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   let baseUrl = '';
   const context: SandboxContext = { clock, faults, logger, baseUrl: () => baseUrl };
 
-  const wechat = createWechatSandbox(context);
+  const wechat = createWechatSandbox(context, options.wechat);
   const pay = await createPaySandbox(context);
   const wecom = createWecomSandbox(context);
 
@@ -81,6 +83,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ctx.body = { now: clock.now() };
   });
 
+  for (const part of [wechat, pay, wecom])
+    if (part.control) control.use(part.control.routes(), part.control.allowedMethods());
   app.use(control.routes()).use(control.allowedMethods());
   for (const part of [wechat, pay, wecom]) {
     const mount = new Router({ prefix: part.prefix });
