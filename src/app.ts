@@ -4,6 +4,7 @@
 import Koa from 'koa';
 import type Router from '@koa/router';
 import './infra/http/state.js';
+import { gatewayRoutes } from './gateway/index.js';
 import { errorHandler } from './infra/http/error-handler.js';
 import { createInFlight, requestContext } from './infra/http/request-context.js';
 import { pingMongo } from './infra/mongo.js';
@@ -26,8 +27,8 @@ export interface BuiltApp {
 }
 
 /** Each domain's routers, in the order they are matched. */
-function domainRoutes(_deps: AppDeps): Router[] {
-  return [];
+function domainRoutes(deps: AppDeps): Router[] {
+  return [gatewayRoutes(deps)];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
