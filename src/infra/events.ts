@@ -12,7 +12,7 @@ import type { Logger } from './logger.js';
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- augmented by each domain
 export interface DomainEvents {}
 
-export type EventName = keyof DomainEvents & string;
+export type EventName = Extract<keyof DomainEvents, string>;
 export type Subscriber<K extends EventName> = (payload: DomainEvents[K]) => void | Promise<void>;
 
 export interface EventBus {
