@@ -107,7 +107,8 @@ export function createCallbackGateway(deps: GatewayDeps): CallbackGateway {
   function checkFreshness(query: Query): { timestamp: string; nonce: string } {
     const timestamp = param(query, 'timestamp', true);
     const nonce = param(query, 'nonce', true);
-    if (!/^\d{1,12}$/.test(timestamp)) throw new DomainError('invalid', 'invalid_parameter', 'timestamp must be digits.');
+    if (!/^\d{1,12}$/.test(timestamp))
+      throw new DomainError('invalid', 'invalid_parameter', 'timestamp must be digits.');
     if (maxSkewSeconds > 0 && Math.abs(now() / 1000 - Number(timestamp)) > maxSkewSeconds)
       throw new DomainError('unauthenticated', 'timestamp_skew', 'The timestamp is too far from our clock.');
     return { timestamp, nonce };
@@ -127,7 +128,9 @@ export function createCallbackGateway(deps: GatewayDeps): CallbackGateway {
         throw new DomainError(
           'invalid',
           err.code,
-          err.code === 'xml_doctype_refused' ? 'XML with DOCTYPE or entities is refused.' : 'The body is not valid XML.',
+          err.code === 'xml_doctype_refused'
+            ? 'XML with DOCTYPE or entities is refused.'
+            : 'The body is not valid XML.',
         );
       throw err;
     }
@@ -296,7 +299,10 @@ export function createCallbackGateway(deps: GatewayDeps): CallbackGateway {
           : inbound.event === 'unknown'
             ? inbound.eventName
             : inbound.event;
-      if ((inbound.kind === 'message' && inbound.type === 'unknown') || (inbound.kind === 'event' && inbound.event === 'unknown'))
+      if (
+        (inbound.kind === 'message' && inbound.type === 'unknown') ||
+        (inbound.kind === 'event' && inbound.event === 'unknown')
+      )
         log.warn({ account: account.key, kind: inbound.kind, type: typeName }, 'unknown inbound type kept');
       deps.audit.record({
         account: account.key,

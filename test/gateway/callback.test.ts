@@ -5,7 +5,6 @@ import { replies, type Reply } from '../../src/platform/wechat/replies.js';
 import { createMessageCrypto, sha1Signature } from '../../src/platform/wechat/crypto.js';
 import { parseXml, textOf, nodeOf, listOf, cdata } from '../../src/platform/wechat/xml.js';
 import { useTestApp } from '../support/app.js';
-import { eventually } from '../support/wait.js';
 import {
   ACCOUNT_SETTINGS,
   COMPAT_ACCOUNT,
@@ -55,14 +54,12 @@ describe('URL verification (GET)', () => {
   });
 
   it('refuses a wrong signature with 401 invalid_signature', async () => {
-    const res = await app()
-      .http.get('/wechat/plainacct/callback')
-      .query({
-        signature: 'f464b24fc39322e44b38aa78f5edd27bd1441696',
-        timestamp: '1714036504',
-        nonce: '1',
-        echostr: 'x',
-      });
+    const res = await app().http.get('/wechat/plainacct/callback').query({
+      signature: 'f464b24fc39322e44b38aa78f5edd27bd1441696',
+      timestamp: '1714036504',
+      nonce: '1',
+      echostr: 'x',
+    });
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('invalid_signature');
     expect(res.text).not.toContain('"x"');
@@ -108,7 +105,7 @@ describe('plaintext mode', () => {
     expect(res.body.error.code).toBe('invalid_signature');
     expect(called).toBe(0);
     // Logged with the request id.
-    const requestId = res.headers['x-request-id'];
+    const requestId = String(res.headers['x-request-id']);
     expect(app().logs.some((l) => l.includes(requestId) && l.includes('invalid_signature'))).toBe(true);
   });
 });
@@ -344,7 +341,7 @@ describe('bad input: 4xx with a code, never a handler', () => {
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.requestId).toBe(res.headers['x-request-id']);
     expect(
-      app().logs.some((l) => l.includes(res.headers['x-request-id']) && l.includes('wechat callback refused')),
+      app().logs.some((l) => l.includes(String(res.headers['x-request-id'])) && l.includes('wechat callback refused')),
     ).toBe(true);
   }
 

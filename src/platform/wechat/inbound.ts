@@ -318,7 +318,10 @@ function parseEvent(header: Header, f: XmlNode): InboundEvent {
       };
     case 'subscribe_msg_popup_event':
     case 'subscribe_msg_change_event': {
-      const container = nodeOf(f, event === 'subscribe_msg_popup_event' ? 'SubscribeMsgPopupEvent' : 'SubscribeMsgChangeEvent');
+      const container = nodeOf(
+        f,
+        event === 'subscribe_msg_popup_event' ? 'SubscribeMsgPopupEvent' : 'SubscribeMsgChangeEvent',
+      );
       const items = listOf(container, 'List').map((item) => {
         const popupScene = opt(item, 'PopupScene');
         return {

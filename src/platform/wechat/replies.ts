@@ -106,7 +106,11 @@ export function renderReply(reply: Reply, to: ReplyAddress): string {
         ...header,
         [
           'Video',
-          [['MediaId', reply.mediaId], ...optional('Title', reply.title), ...optional('Description', reply.description)],
+          [
+            ['MediaId', reply.mediaId],
+            ...optional('Title', reply.title),
+            ...optional('Description', reply.description),
+          ],
         ],
       ]);
     case 'music':

@@ -36,7 +36,8 @@ const parser = new Parser({
 
 /** Parses a WeChat XML document into its `<xml>` element's children. */
 export function parseXml(text: string): XmlNode {
-  if (DECLARATIONS.test(text)) throw new XmlError('xml_doctype_refused', 'XML with DOCTYPE or entity declarations is refused');
+  if (DECLARATIONS.test(text))
+    throw new XmlError('xml_doctype_refused', 'XML with DOCTYPE or entity declarations is refused');
   let result: unknown;
   let failure: unknown;
   parser.reset();
