@@ -110,20 +110,22 @@ describe('the reply deadline', () => {
   it('answers "success" at the deadline and sends the late reply through the customer-service sender', async () => {
     const openid = randomOpenid();
     let aborted = false;
+    let handlerDone = false;
     cleanups.push(
       app().deps.wechatHandlers.onText(async (m, ctx) => {
         if (m.openid !== openid) return undefined;
         ctx.signal.addEventListener('abort', () => (aborted = true));
-        await hold(DEADLINE_MS + 300);
+        await hold(DEADLINE_MS + 600);
+        handlerDone = true;
         return replies.text('sorry for the wait');
       }),
     );
     const started = Date.now();
     const res = await post(safeRequest(DEFAULT_ACCOUNT, textXml({ openid })));
-    const took = Date.now() - started;
     expect(res.text).toBe('success');
-    expect(took).toBeGreaterThanOrEqual(DEADLINE_MS - 20);
-    expect(took).toBeLessThan(DEADLINE_MS + 250);
+    // Answered at the deadline, before the handler finished (timing bounds kept loose for a busy CI box).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(DEADLINE_MS - 20);
+    expect(handlerDone).toBe(false);
     expect(aborted).toBe(true);
     const sent = await eventually(() => sender().sent.find((s) => s.openid === openid));
     expect(sent).toMatchObject({ account: 'default', reply: { type: 'text', content: 'sorry for the wait' } });
