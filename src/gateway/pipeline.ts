@@ -18,7 +18,7 @@ import {
 } from '../platform/wechat/crypto.js';
 import { dedupKeyOf, InboundError, parseInbound, type Inbound } from '../platform/wechat/inbound.js';
 import { renderReply, type Reply } from '../platform/wechat/replies.js';
-import { cdata, parseXml, textOf, XmlError, type XmlNode } from '../platform/wechat/xml.js';
+import { cdata, encryptOf, parseXml, XmlError, type XmlNode } from '../platform/wechat/xml.js';
 import type { AuditWriter } from './audit.js';
 import type { CustomerServiceSender } from './customer-service.js';
 import type { Dedup } from './dedup.js';
@@ -121,8 +121,12 @@ export function createCallbackGateway(deps: GatewayDeps): CallbackGateway {
   }
 
   function parseBody(body: string): XmlNode {
+    return xmlErrorsAsDomain(() => parseXml(body));
+  }
+
+  function xmlErrorsAsDomain<T>(parse: () => T): T {
     try {
-      return parseXml(body);
+      return parse();
     } catch (err) {
       if (err instanceof XmlError)
         throw new DomainError(
@@ -246,8 +250,7 @@ export function createCallbackGateway(deps: GatewayDeps): CallbackGateway {
       let plaintext: string;
       if (encryptType === 'aes') {
         const msgSignature = param(query, 'msg_signature', true);
-        const envelope = parseBody(body);
-        const encrypt = textOf(envelope, 'Encrypt')?.trim();
+        const encrypt = xmlErrorsAsDomain(() => encryptOf(body));
         if (!encrypt) throw new DomainError('invalid', 'missing_encrypt', 'The body has no Encrypt element.');
         if (!signaturesEqual(sha1Signature(account.token, timestamp, nonce, encrypt), msgSignature))
           throw new DomainError('unauthenticated', 'invalid_signature', 'The msg_signature does not match.');

@@ -59,6 +59,21 @@ export function parseXml(text: string): XmlNode {
   return root as XmlNode;
 }
 
+// The safe-mode envelope as WeChat writes it; anything else goes through the full parser.
+const ENVELOPE_ENCRYPT = /<Encrypt>\s*<!\[CDATA\[([A-Za-z0-9+/=]*)\]\]>\s*<\/Encrypt>/;
+
+/**
+ * The `Encrypt` value of a safe/compatible-mode body. The common shape is read directly (the value is
+ * authenticated by msg_signature, and the rest of the envelope is not used); other shapes are parsed.
+ */
+export function encryptOf(text: string): string | undefined {
+  if (DECLARATIONS.test(text))
+    throw new XmlError('xml_doctype_refused', 'XML with DOCTYPE or entity declarations is refused');
+  const fast = ENVELOPE_ENCRYPT.exec(text);
+  if (fast) return fast[1];
+  return textOf(parseXml(text), 'Encrypt')?.trim();
+}
+
 /** A text child, or undefined when absent or not text. */
 export function textOf(node: XmlNode, name: string): string | undefined {
   const v = node[name];
