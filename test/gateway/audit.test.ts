@@ -3,7 +3,7 @@ import { createAuditWriter } from '../../src/gateway/audit.js';
 import { pruneInboundAudit } from '../../src/gateway/index.js';
 import { InboundAuditModel, type InboundAudit } from '../../src/gateway/model.js';
 import { useTestApp } from '../support/app.js';
-import { randomOpenid } from './support.js';
+import { randomOpenid } from '../support/wechat-callback.js';
 
 const app = useTestApp();
 

@@ -23,7 +23,7 @@ import {
   sealed,
   textXml,
   type BuiltRequest,
-} from './support.js';
+} from '../support/wechat-callback.js';
 
 const app = useTestApp(ACCOUNT_SETTINGS);
 const cleanups: Array<() => void> = [];
@@ -460,6 +460,31 @@ describe('bad input: 4xx with a code, never a handler', () => {
     expect(() => gateway.verifyUrl({ ...request, query: { ...query, echostr: 'e' } })).toThrow(
       expect.objectContaining({ code: 'timestamp_skew' }) as Error,
     );
+    expect(handled).toBe(0);
+  });
+
+  it('answers 503 dedup_unavailable (WeChat retries later) when Redis cannot be reached, without running a handler', async () => {
+    count();
+    const { createCallbackGateway } = await import('../../src/gateway/pipeline.js');
+    const gateway = createCallbackGateway({
+      config: app().config,
+      registry: app().deps.wechatHandlers,
+      events: app().deps.events,
+      dedup: {
+        claim: () => Promise.reject(new Error('redis down')),
+        complete: async () => undefined,
+        waitForAnswer: async () => undefined,
+      },
+      audit: app().deps.gatewayAudit,
+      customerService: app().deps.customerService,
+      metrics: app().deps.metrics,
+    });
+    const req = plainRequest(PLAIN_ACCOUNT, textXml());
+    const query = Object.fromEntries(new URL(`http://x${req.path}`).searchParams);
+    const account = app().config.wechat.accounts.find((a) => a.key === 'plainacct')!;
+    await expect(
+      gateway.receive({ account, query, requestId: 'r2', log: app().deps.logger, receivedAt: Date.now() }, req.body),
+    ).rejects.toMatchObject({ kind: 'unavailable', code: 'dedup_unavailable' });
     expect(handled).toBe(0);
   });
 

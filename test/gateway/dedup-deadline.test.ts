@@ -16,7 +16,7 @@ import {
   safeRequest,
   textXml,
   type BuiltRequest,
-} from './support.js';
+} from '../support/wechat-callback.js';
 
 const DEADLINE_MS = 400;
 const app = useTestApp({ ...ACCOUNT_SETTINGS, WECHAT_CALLBACK_DEADLINE_MS: String(DEADLINE_MS) });

@@ -19,7 +19,7 @@ import {
   safeRequest,
   textXml,
   type BuiltRequest,
-} from './support.js';
+} from '../support/wechat-callback.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 const TOTAL = 10_000;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dedupKeyOf, parseInbound, type Inbound } from '../../src/platform/wechat/inbound.js';
 import { parseXml } from '../../src/platform/wechat/xml.js';
-import { pushXml } from './support.js';
+import { pushXml } from '../support/wechat-callback.js';
 
 const head = { ToUserName: 'gh_1', FromUserName: 'oUser', CreateTime: 1700000000 };
 const parse = (fields: Parameters<typeof pushXml>[0]): Inbound =>
