@@ -24,7 +24,7 @@ const runTag = randomBytes(4).toString('hex');
 let msgSeq = 0n;
 
 /** One safe-mode push of a new text message: the URL (with its signatures) and the envelope body. */
-function nextPush(): { path: string; body: string } {
+export function nextPush(): { path: string; body: string } {
   msgSeq += 1n;
   const timestamp = String(Math.floor(Date.now() / 1000));
   const nonce = String(Math.floor(Math.random() * 1e9));
