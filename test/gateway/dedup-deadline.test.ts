@@ -18,7 +18,7 @@ import {
   type BuiltRequest,
 } from '../support/wechat-callback.js';
 
-const DEADLINE_MS = 400;
+const DEADLINE_MS = 1000;
 const app = useTestApp({ ...ACCOUNT_SETTINGS, WECHAT_CALLBACK_DEADLINE_MS: String(DEADLINE_MS) });
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -44,7 +44,7 @@ describe('dedup', () => {
       app().deps.wechatHandlers.onText(async (m) => {
         if (m.openid !== openid) return undefined;
         sideEffects += 1;
-        await hold(100);
+        await hold(50);
         return replies.text(`reward #${sideEffects}`);
       }),
       app().deps.events.subscribe('wechat.inbound', (e) => {
