@@ -7,6 +7,7 @@
  * Run: npx tsx bench/callback.ts   (or `npm run bench -- callback`)
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import autocannon from 'autocannon';
@@ -36,6 +37,17 @@ export function nextPush(): { path: string; body: string } {
     path: `/wechat/callback?signature=${signature}&timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${msgSignature}`,
     body: `<xml><ToUserName><![CDATA[gh_3a9f2b7c1d4e]]></ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`,
   };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 when unavailable). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of /proc/PID/stat; counted from the state field (3) they sit at 11 and 12.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 interface Run {
@@ -86,7 +98,9 @@ export async function benchCallback(): Promise<string> {
   });
   try {
     await load(service.url, 3, 20); // warm-up (JIT, connection pools)
+    const cpuBefore = cpuSeconds(service.pid);
     const max = await load(service.url, 10, 50);
+    const cpuPerMessageUs = ((cpuSeconds(service.pid) - cpuBefore) / Math.max(1, max.total)) * 1e6;
     const paced = await load(service.url, 10, 20, 500);
     const rss = rssMb(service.pid);
     const row = (name: string, r: Run) =>
@@ -96,6 +110,9 @@ export async function benchCallback(): Promise<string> {
       '|---|---|---|---|---|---|---|',
       row('max (50 connections)', max),
       row('paced 500 msg/s (20 connections)', paced),
+      '',
+      `Service CPU per message at max load: ${cpuPerMessageUs.toFixed(0)} µs (user + system, from /proc), i.e. a ceiling of ` +
+        `about ${(1e6 / Math.max(1, cpuPerMessageUs)).toFixed(0)} msg/s for one process on one uncontended core.`,
       '',
       `Safe-mode text messages, distinct MsgIds, valid msg_signature, each answered with an encrypted text reply. ` +
         `autocannon in the bench process (CPU 0), service pinned to CPU ${canPin() ? '1' : '(not pinned)'}, RSS ${rss} MB after the runs; ` +
