@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createAuditWriter } from '../../src/gateway/audit.js';
 import { pruneInboundAudit } from '../../src/gateway/index.js';
 import { InboundAuditModel, type InboundAudit } from '../../src/gateway/model.js';
-import { useTestApp } from '../support/app.js';
+import { ConfigError } from '../../src/infra/config.js';
+import { testConfig, useTestApp } from '../support/app.js';
 import { randomOpenid } from '../support/wechat-callback.js';
 
 const app = useTestApp();
@@ -49,5 +50,16 @@ describe('the inbound audit', () => {
     // Running it again changes nothing.
     await pruneInboundAudit(30, now);
     expect(await InboundAuditModel.countDocuments({ openid })).toBe(2);
+  });
+});
+
+describe('audit retention setting', () => {
+  it('defaults to 90 days and refuses a non-positive value', () => {
+    expect(testConfig().callback.auditRetentionDays).toBe(90);
+    expect(testConfig({ WECHAT_CALLBACK_AUDIT_RETENTION_DAYS: '7' }).callback.auditRetentionDays).toBe(7);
+    expect(() => testConfig({ WECHAT_CALLBACK_AUDIT_RETENTION_DAYS: '0' })).toThrow(ConfigError);
+    expect(() => testConfig({ WECHAT_CALLBACK_AUDIT_RETENTION_DAYS: '0' })).toThrow(
+      /WECHAT_CALLBACK_AUDIT_RETENTION_DAYS/,
+    );
   });
 });
