@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { benchCallback } from './callback.js';
 import { benchHealthz } from './healthz.js';
 import { benchWechatClient } from './wechat-client.js';
 import { ROOT } from './lib/service.js';
@@ -19,6 +20,7 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz },
   { name: 'wechat-client', title: 'Official-account client against the sandbox', run: benchWechatClient },
+  { name: 'callback', title: 'WeChat callback gateway: safe-mode text messages', run: benchCallback },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

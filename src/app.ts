@@ -4,6 +4,7 @@
 import Koa from 'koa';
 import type Router from '@koa/router';
 import './infra/http/state.js';
+import { gatewayRoutes } from './gateway/index.js';
 import { errorHandler } from './infra/http/error-handler.js';
 import { createInFlight, requestContext } from './infra/http/request-context.js';
 import { pingMongo } from './infra/mongo.js';
@@ -33,7 +34,7 @@ export function adminRoutes(deps: AppDeps): AdminRoute[] {
 
 /** Each domain's routers, in the order they are matched. */
 function domainRoutes(deps: AppDeps): Router[] {
-  return [adminApi(deps, adminRoutes(deps))];
+  return [gatewayRoutes(deps), adminApi(deps, adminRoutes(deps))];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {

@@ -2,8 +2,14 @@
  * Job definitions for worker processes: each domain's jobs.ts registers its Agenda jobs here.
  * Handlers are idempotent (Agenda's lock is not exclusive on FerretDB).
  */
+import { defineGatewayJobs } from './gateway/index.js';
 import type { AppDeps } from './services.js';
 
-export function defineJobs(_deps: AppDeps): void {
+export function defineJobs(deps: AppDeps): void {
   // Domains register here, e.g. definePushJobs(deps).
+  defineGatewayJobs({
+    agenda: deps.agenda,
+    logger: deps.logger,
+    retentionDays: deps.config.callback.auditRetentionDays,
+  });
 }

@@ -106,6 +106,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         // stop() unlocks whatever is still locked so another worker picks it up at once.
         await infra.agenda.stop().catch((err: unknown) => logger.warn({ err }, 'agenda stop failed'));
       }
+      // Inbound messages are audited in batches off the reply path: write the last batch before leaving.
+      await deps.gatewayAudit.flush().catch((err: unknown) => logger.warn({ err }, 'gateway audit flush failed'));
       await infra.close();
       logger.info({ clean }, 'stopped');
       return clean;

@@ -91,7 +91,14 @@ export interface AppConfig {
   redis: { url: string; prefix: string };
   agenda: { processEveryMs: number; collection: string; lockLifetimeMs: number; maxConcurrency: number };
   http: { jsonBodyLimitBytes: number; trustProxy: boolean };
-  callback: { deadlineMs: number; maxSkewSeconds: number; bodyLimitBytes: number; dedupTtlSeconds: number };
+  callback: {
+    deadlineMs: number;
+    maxSkewSeconds: number;
+    bodyLimitBytes: number;
+    dedupTtlSeconds: number;
+    /** Days inbound pushes stay in the audit collection (pruned by a job; FerretDB has no TTL index). */
+    auditRetentionDays: number;
+  };
   wechat: {
     defaultAccount: string;
     accounts: WechatAccountConfig[];
@@ -374,6 +381,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const maxSkewSeconds = take(raw, 'WECHAT_CALLBACK_MAX_SKEW_SECONDS', nonNegativeInt, problems, 'seconds, 0 = off');
   const bodyLimitBytes = take(raw, 'WECHAT_CALLBACK_BODY_LIMIT_BYTES', positiveInt, problems, 'bytes');
   const dedupTtlSeconds = take(raw, 'WECHAT_CALLBACK_DEDUP_TTL_SECONDS', positiveInt, problems, 'seconds');
+  const auditRetentionDays = take(raw, 'WECHAT_CALLBACK_AUDIT_RETENTION_DAYS', positiveInt, problems, 'days');
   const publicBaseUrl = take(raw, 'PUBLIC_BASE_URL', url, problems, 'the external http(s) URL of this service');
   const wechatApiTimeoutMs = take(raw, 'WECHAT_API_TIMEOUT_MS', positiveInt.max(60_000), problems, 'milliseconds');
   const wechatRetryAttempts = take(raw, 'WECHAT_API_RETRY_ATTEMPTS', positiveInt.max(10), problems, '1-10 attempts');
@@ -490,6 +498,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       maxSkewSeconds: maxSkewSeconds!,
       bodyLimitBytes: bodyLimitBytes!,
       dedupTtlSeconds: dedupTtlSeconds!,
+      auditRetentionDays: auditRetentionDays!,
     },
     wechat: {
       defaultAccount: accounts[0]?.key ?? defaultKey,

@@ -11,7 +11,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type AppConfig, type RawSettings } from '../../src/infra/config.js';
 import { createInfra, ensureIndexes } from '../../src/infra/runtime.js';
 import { createRedis, deleteByPrefix } from '../../src/infra/redis.js';
-import { createServices, type AppDeps } from '../../src/services.js';
+import { createServices, type AppDeps, type ServiceOverrides } from '../../src/services.js';
 
 const fileTag = randomBytes(3).toString('hex');
 
@@ -51,11 +51,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function buildTestApp(overrides: RawSettings = {}): Promise<TestApp> {
+export async function buildTestApp(overrides: RawSettings = {}, services: ServiceOverrides = {}): Promise<TestApp> {
   const config = testConfig({ LOG_LEVEL: 'debug', ...overrides });
   const logs: string[] = [];
   const infra = await createInfra(config, { logDestination: { write: (line: string) => void logs.push(line) } });
-  const deps = await createServices(infra);
+  const deps = await createServices(infra, services);
   await ensureIndexes();
   const { app } = buildApp(deps);
   return {
@@ -69,10 +69,10 @@ export async function buildTestApp(overrides: RawSettings = {}): Promise<TestApp
 }
 
 /** Builds one app for the whole file and cleans the file's storage afterwards. */
-export function useTestApp(overrides: RawSettings = {}): () => TestApp {
+export function useTestApp(overrides: RawSettings = {}, services: ServiceOverrides = {}): () => TestApp {
   let current: TestApp | undefined;
   beforeAll(async () => {
-    current = await buildTestApp(overrides);
+    current = await buildTestApp(overrides, services);
   });
   afterAll(async () => {
     await current?.close();
