@@ -15,7 +15,10 @@ export function platformFaults(
   const inner = faults.middleware(platform, answer);
   return async (ctx, next) => {
     const full = ctx.path;
-    if (!full.startsWith(prefix)) return next();
+    if (!full.startsWith(prefix)) {
+      await next();
+      return;
+    }
     ctx.path = full.slice(prefix.length) || '/';
     let restored = false;
     try {

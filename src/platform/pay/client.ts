@@ -108,7 +108,10 @@ export function createPayClient(options: PayClientOptions): PayClient {
   const fail = (endpoint: string, code: string, message: string, disposition: 'retry' | 'give_up', status: number) =>
     new PlatformError('wechatpay', endpoint, code, message, disposition, status);
 
-  async function send(req: PayRequest<unknown>, endpoint: string): Promise<{ status: number; headers: Headers; text: string }> {
+  async function send(
+    req: PayRequest<unknown>,
+    endpoint: string,
+  ): Promise<{ status: number; headers: Headers; text: string }> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const canonicalUrl = qs.size > 0 ? `${req.path}?${qs.toString()}` : req.path;
@@ -151,24 +154,25 @@ export function createPayClient(options: PayClientOptions): PayClient {
 
   async function verify(endpoint: string, status: number, headers: Headers, text: string): Promise<void> {
     const signed = signedHeadersOf(headers);
-    const check = () => verifyPaySignature(keyring, signed, text, { nowSeconds: Math.floor(now() / 1000), maxSkewSeconds });
+    const check = () =>
+      verifyPaySignature(keyring, signed, text, { nowSeconds: Math.floor(now() / 1000), maxSkewSeconds });
     try {
       check();
-    } catch (err) {
-      if (!(err instanceof PayVerificationError)) throw err;
+    } catch (first) {
+      if (!(first instanceof PayVerificationError)) throw first;
+      let e = first;
       // A certificate we have not seen yet (rotation): reload once, then decide.
-      if (err.code === 'unknown_serial' && endpoint !== '/v3/certificates' && config.platformCertPem) {
+      if (e.code === 'unknown_serial' && endpoint !== '/v3/certificates' && config.platformCertPem) {
         await client.refreshCertificates();
         try {
           check();
           return;
         } catch (again) {
           if (!(again instanceof PayVerificationError)) throw again;
-          err = again;
+          e = again;
         }
       }
       options.breaker?.failure();
-      const e = err as PayVerificationError;
       options.logger?.warn({ endpoint, code: e.code }, 'WeChat Pay response failed verification');
       // The request may have taken effect: callers retry with the same out_bill_no or query first.
       throw fail(endpoint, 'bad_signature', `${e.code}: ${e.message}`, 'retry', status);
@@ -231,10 +235,7 @@ export function createPayClient(options: PayClientOptions): PayClient {
         options.logger?.debug({ endpoint, outcome }, 'WeChat Pay call failed');
         throw err;
       } finally {
-        duration?.observe(
-          { platform: 'wechatpay', endpoint, outcome },
-          Number(process.hrtime.bigint() - start) / 1e9,
-        );
+        duration?.observe({ platform: 'wechatpay', endpoint, outcome }, Number(process.hrtime.bigint() - start) / 1e9);
       }
     },
     refreshCertificates() {
@@ -245,7 +246,9 @@ export function createPayClient(options: PayClientOptions): PayClient {
         const parsed = CertificatesBody.safeParse(JSON.parse(text));
         if (!parsed.success) throw fail(endpoint, 'bad_response', 'unexpected certificate list', 'give_up', status);
         // Decrypting proves the list came from someone holding our APIv3 key; the signature is then checked with them.
-        const serials = parsed.data.data.map((c) => keyring.addCertificate(decryptResource(config.apiV3Key, c.encrypt_certificate)));
+        const serials = parsed.data.data.map((c) =>
+          keyring.addCertificate(decryptResource(config.apiV3Key, c.encrypt_certificate)),
+        );
         await verify(endpoint, status, headers, text);
         return serials;
       })().finally(() => {

@@ -43,7 +43,13 @@ describe('AEAD_AES_256_GCM', () => {
   it('agrees with wechatpay-node-v3 decipher_gcm on a callback resource with associated data', () => {
     const key = 'abcdefghijklmnopqrstuvwxyz012345';
     const resource = encryptResource(key, '{"out_bill_no":"B1","state":"SUCCESS"}', 'mch_payment', 'abcdef123456');
-    const lib = new Pay({ appid: 'wx1', mchid: '1', serial_no: 'S', publicKey: Buffer.from('x'), privateKey: Buffer.from(privateKeyPem) });
+    const lib = new Pay({
+      appid: 'wx1',
+      mchid: '1',
+      serial_no: 'S',
+      publicKey: Buffer.from('x'),
+      privateKey: Buffer.from(privateKeyPem),
+    });
     expect(lib.decipher_gcm(resource.ciphertext, 'mch_payment', resource.nonce, key)).toEqual({
       out_bill_no: 'B1',
       state: 'SUCCESS',
@@ -66,7 +72,13 @@ describe('AEAD_AES_256_GCM', () => {
 describe('request signatures', () => {
   it('signs the five-line message exactly as wechatpay-node-v3 builds it for GET and for POST with a body', () => {
     const signer = createMerchantSigner({ appid: 'wx1', mchid: '1900009191', serialNo: 'ABC123', privateKeyPem });
-    const lib = new Pay({ appid: 'wx1', mchid: '1900009191', serial_no: 'ABC123', publicKey: Buffer.from('x'), privateKey: Buffer.from(privateKeyPem) });
+    const lib = new Pay({
+      appid: 'wx1',
+      mchid: '1900009191',
+      serial_no: 'ABC123',
+      publicKey: Buffer.from('x'),
+      privateKey: Buffer.from(privateKeyPem),
+    });
     const at = { timestamp: '1554208460', nonce: '593BEC0C930BF1AFEB40B4A08C8FB242' };
     for (const [method, url, body] of [
       ['GET', '/v3/certificates', ''],
@@ -74,7 +86,11 @@ describe('request signatures', () => {
     ] as const) {
       const header = signer.authorization(method, url, body, at);
       const parsed = parseAuthorization(header);
-      expect(parsed).toMatchObject({ mchid: '1900009191', serialNo: 'ABC123', ...{ timestamp: at.timestamp, nonce: at.nonce } });
+      expect(parsed).toMatchObject({
+        mchid: '1900009191',
+        serialNo: 'ABC123',
+        ...{ timestamp: at.timestamp, nonce: at.nonce },
+      });
       // RSA PKCS#1 v1.5 is deterministic: the same key and message give the same signature.
       expect(parsed?.signature).toBe(lib.getSignature(method, at.nonce, at.timestamp, url, body || undefined));
     }
@@ -84,7 +100,9 @@ describe('request signatures', () => {
     const message = requestSigningMessage('POST', '/v3/x/cancel', '1', 'N', '');
     expect(message).toBe('POST\n/v3/x/cancel\n1\nN\n\n');
     const signer = createMerchantSigner({ appid: 'wx1', mchid: '1', serialNo: 'S', privateKeyPem });
-    const sig = parseAuthorization(signer.authorization('POST', '/v3/x/cancel', '', { timestamp: '1', nonce: 'N' }))!.signature;
+    const sig = parseAuthorization(
+      signer.authorization('POST', '/v3/x/cancel', '', { timestamp: '1', nonce: 'N' }),
+    )!.signature;
     expect(verifyRsaSha256(publicKey, message, sig)).toBe(true);
   });
 
@@ -105,16 +123,26 @@ describe('response and callback verification', () => {
   const keyring = createKeyring({ publicKeyPem, publicKeyId: 'PUB_KEY_ID_0114TEST' });
   const body = '{"code":"SUCCESS"}';
   const sign = (timestamp: string, nonce: string, text: string) =>
-    createSign('RSA-SHA256').update(responseSigningMessage(timestamp, nonce, text)).sign(privateKey, 'base64');
+    createSign('RSA-SHA256')
+      .update(responseSigningMessage(timestamp, nonce, text))
+      .sign(privateKey, 'base64');
   const now = 1_700_000_000;
-  const good = { timestamp: String(now), nonce: 'N1', serial: 'PUB_KEY_ID_0114TEST', signature: sign(String(now), 'N1', body) };
+  const good = {
+    timestamp: String(now),
+    nonce: 'N1',
+    serial: 'PUB_KEY_ID_0114TEST',
+    signature: sign(String(now), 'N1', body),
+  };
 
   it('accepts a fresh signature from a trusted key', () => {
-    expect(verifyPaySignature(keyring, good, body, { nowSeconds: now + 10 })).toEqual({ serial: 'PUB_KEY_ID_0114TEST' });
+    expect(verifyPaySignature(keyring, good, body, { nowSeconds: now + 10 })).toEqual({
+      serial: 'PUB_KEY_ID_0114TEST',
+    });
   });
 
   it('names every refusal: tampered body, stale or future timestamp, unknown serial, probe, missing header', () => {
-    const check = (h: typeof good, b = body, at = now) => codeOf(() => verifyPaySignature(keyring, h, b, { nowSeconds: at }));
+    const check = (h: typeof good, b = body, at = now) =>
+      codeOf(() => verifyPaySignature(keyring, h, b, { nowSeconds: at }));
     expect(check(good, '{"code":"SUCCESS" }')).toBe('bad_signature');
     expect(check(good, body, now + 300)).toBe('stale_timestamp');
     expect(check(good, body, now - 300)).toBe('stale_timestamp');
@@ -122,7 +150,9 @@ describe('response and callback verification', () => {
     expect(check({ ...good, signature: 'WECHATPAY/SIGNTEST/abc' })).toBe('probe_signature');
     expect(check({ ...good, nonce: '' })).toBe('missing_headers');
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const forged = createSign('RSA-SHA256').update(responseSigningMessage(good.timestamp, 'N1', body)).sign(other, 'base64');
+    const forged = createSign('RSA-SHA256')
+      .update(responseSigningMessage(good.timestamp, 'N1', body))
+      .sign(other, 'base64');
     expect(check({ ...good, signature: forged })).toBe('bad_signature');
   });
 });

@@ -226,8 +226,7 @@ export function verifyPaySignature(
   if (!timestamp || !nonce || !signature || !serial)
     throw new PayVerificationError('missing_headers', 'Wechatpay-Timestamp/Nonce/Signature/Serial are required');
   // Probes WeChat Pay sends on purpose to check that we verify; they must fail.
-  if (signature.startsWith('WECHATPAY/SIGNTEST/'))
-    throw new PayVerificationError('probe_signature', 'signature probe');
+  if (signature.startsWith('WECHATPAY/SIGNTEST/')) throw new PayVerificationError('probe_signature', 'signature probe');
   const ts = Number(timestamp);
   const maxSkew = options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS;
   if (!/^\d{1,12}$/.test(timestamp) || Math.abs(options.nowSeconds - ts) >= maxSkew)
@@ -273,7 +272,10 @@ export function decryptAesGcm(
     decipher.setAAD(Buffer.from(associatedData, 'utf8'));
     return Buffer.concat([decipher.update(raw.subarray(0, raw.length - 16)), decipher.final()]).toString('utf8');
   } catch {
-    throw new PayVerificationError('decrypt_failed', 'AES-GCM authentication failed (wrong APIv3 key or tampered data)');
+    throw new PayVerificationError(
+      'decrypt_failed',
+      'AES-GCM authentication failed (wrong APIv3 key or tampered data)',
+    );
   }
 }
 

@@ -205,7 +205,10 @@ export const CreateTransferBatchInput = z
     outBatchNo: z.string().regex(OUT_NO),
     batchName: z.string().min(1).max(32),
     batchRemark: z.string().min(1).max(32),
-    sceneId: z.string().regex(/^\d{1,8}$/).optional(),
+    sceneId: z
+      .string()
+      .regex(/^\d{1,8}$/)
+      .optional(),
     notifyUrl: z.string().url().optional(),
     details: z
       .array(
@@ -291,7 +294,12 @@ export async function createTransferBatch(
   const res = await withSameNumber(options.attempts ?? 3, () =>
     client.request({ method: 'POST', path: '/v3/transfer/batches', body, schema: CreatedBatch }),
   );
-  return { outBatchNo: res.out_batch_no, batchId: res.batch_id, createTime: res.create_time, batchStatus: res.batch_status };
+  return {
+    outBatchNo: res.out_batch_no,
+    batchId: res.batch_id,
+    createTime: res.create_time,
+    batchStatus: res.batch_status,
+  };
 }
 
 /**

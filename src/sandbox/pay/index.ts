@@ -29,9 +29,9 @@ const PREFIX = '/pay';
 /** Scenes this sandbox merchant has applied for (1000 cash marketing, 1005 commission, 1006 reimbursement). */
 const SCENES = new Set(['1000', '1005', '1006']);
 /** WeChat Pay's re-delivery schedule for unacknowledged callbacks (15s/15s/30s/3m/10m/20m/30m/…). */
-export const REAL_NOTIFY_RETRY_DELAYS_MS = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600].map(
-  (s) => s * 1000,
-);
+export const REAL_NOTIFY_RETRY_DELAYS_MS = [
+  15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+].map((s) => s * 1000);
 
 export type PaySigningKey = 'public_key' | 'platform_cert';
 
@@ -125,7 +125,10 @@ class ApiError extends Error {
   }
 }
 
-export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxOptions = {}): Promise<SandboxPart<PaySandboxApi>> {
+export async function createPaySandbox(
+  ctx: SandboxContext,
+  options: PaySandboxOptions = {},
+): Promise<SandboxPart<PaySandboxApi>> {
   const { clock, faults, logger } = ctx;
   const keys = generatePaySandboxKeys();
   const merchantPublicKey = createPublicKey(keys.merchant.publicKeyPem);
@@ -133,12 +136,12 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
     public_key: { serial: keys.publicKey.id, key: createPrivateKey(keys.publicKey.privateKeyPem) },
     platform_cert: { serial: keys.platformCert.serialNo, key: createPrivateKey(keys.platformCert.privateKeyPem) },
   };
-  const settings = {
+  const settings: Required<PaySandboxOptions> = {
     stepDelayMs: options.stepDelayMs ?? 30,
     fundsWaitMs: options.fundsWaitMs ?? 2000,
     confirmWindowMs: options.confirmWindowMs ?? 24 * 3600_000,
     notifyRetryDelaysMs: options.notifyRetryDelaysMs ?? REAL_NOTIFY_RETRY_DELAYS_MS,
-    signingKey: options.signingKey ?? ('public_key' as PaySigningKey),
+    signingKey: options.signingKey ?? 'public_key',
   };
   const attempts: PayNotificationAttempt[] = [];
   const notifyTimers = new Set<NodeJS.Timeout>();
@@ -147,7 +150,9 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
   function signedHeaders(body: string, signer: { serial: string; key: KeyObject }): Record<string, string> {
     const timestamp = String(clock.nowSeconds());
     const nonce = randomNonce();
-    const signature = createSign('RSA-SHA256').update(responseSigningMessage(timestamp, nonce, body)).sign(signer.key, 'base64');
+    const signature = createSign('RSA-SHA256')
+      .update(responseSigningMessage(timestamp, nonce, body))
+      .sign(signer.key, 'base64');
     return {
       'Wechatpay-Timestamp': timestamp,
       'Wechatpay-Nonce': nonce,
@@ -177,7 +182,10 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
       resource_type: 'encrypt-resource',
       event_type: 'MCHTRANSFER.BILL.FINISHED',
       summary: '商家转账单据终态通知',
-      resource: { original_type: 'mch_payment', ...encryptResource(keys.apiV3Key, JSON.stringify(resource), 'mch_payment') },
+      resource: {
+        original_type: 'mch_payment',
+        ...encryptResource(keys.apiV3Key, JSON.stringify(resource), 'mch_payment'),
+      },
     });
     const notificationId = (JSON.parse(body) as { id: string }).id;
     const send = async (attempt: number) => {
@@ -246,8 +254,9 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
         c.body = { code: err.code, message: err.message };
       } else throw err;
     }
-    if (isControl || c.status === 404 && c.body === undefined) return;
-    const text = c.body === undefined || c.body === null ? '' : typeof c.body === 'string' ? c.body : JSON.stringify(c.body);
+    if (isControl || (c.status === 404 && c.body === undefined)) return;
+    const text =
+      c.body === undefined || c.body === null ? '' : typeof c.body === 'string' ? c.body : JSON.stringify(c.body);
     const requested = c.get('wechatpay-serial');
     const signer =
       requested === signers.platform_cert.serial
@@ -264,7 +273,10 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
 
   // Request signatures (WECHATPAY2-SHA256-RSA2048).
   router.use(async (c: Context, next: Next) => {
-    if (c.path.startsWith(`${PREFIX}/_sandbox`)) return next();
+    if (c.path.startsWith(`${PREFIX}/_sandbox`)) {
+      await next();
+      return;
+    }
     const auth = parseAuthorization(c.get('authorization'));
     if (!auth) throw new ApiError(401, 'SIGN_ERROR', 'Authorization 缺失或格式错误');
     if (auth.mchid !== keys.mchid) throw new ApiError(401, 'SIGN_ERROR', '商户号与签名不匹配');
@@ -275,8 +287,7 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
     const canonicalUrl = c.originalUrl.slice(PREFIX.length);
     const rawBody = (c.request as { rawBody?: string }).rawBody ?? '';
     const message = requestSigningMessage(c.method, canonicalUrl, auth.timestamp, auth.nonce, rawBody);
-    if (!verifyRsaSha256(merchantPublicKey, message, auth.signature))
-      throw new ApiError(401, 'SIGN_ERROR', '签名错误');
+    if (!verifyRsaSha256(merchantPublicKey, message, auth.signature)) throw new ApiError(401, 'SIGN_ERROR', '签名错误');
     await next();
   });
 
@@ -298,7 +309,8 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
         : serial === keys.platformCert.serialNo
           ? keys.platformCert.privateKeyPem
           : undefined;
-    if (!pem) throw new ApiError(400, 'PARAM_ERROR', '加密敏感信息时 Wechatpay-Serial 必填且须为有效的平台证书或公钥ID');
+    if (!pem)
+      throw new ApiError(400, 'PARAM_ERROR', '加密敏感信息时 Wechatpay-Serial 必填且须为有效的平台证书或公钥ID');
     try {
       return decryptSensitive(pem, ciphertext);
     } catch {
@@ -411,7 +423,10 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
         remark: d.transfer_remark,
         state: 'INIT' as const,
       })),
-      fingerprint: JSON.stringify([b.total_amount, b.transfer_detail_list.map((d) => [d.out_detail_no, d.openid, d.transfer_amount])]),
+      fingerprint: JSON.stringify([
+        b.total_amount,
+        b.transfer_detail_list.map((d) => [d.out_detail_no, d.openid, d.transfer_amount]),
+      ]),
     });
     c.body = {
       out_batch_no: batch.outBatchNo,
@@ -462,7 +477,10 @@ export async function createPaySandbox(ctx: SandboxContext, options: PaySandboxO
     c.body = { balance_fen: ledger.balance() };
   });
   router.put('/_sandbox/balance', (c) => {
-    const { balance_fen } = parseBody(z.object({ balance_fen: z.number().int().nonnegative() }).strict(), c.request.body);
+    const { balance_fen } = parseBody(
+      z.object({ balance_fen: z.number().int().nonnegative() }).strict(),
+      c.request.body,
+    );
     ledger.setBalance(balance_fen);
     c.body = { balance_fen: ledger.balance() };
   });

@@ -50,7 +50,11 @@ function platformCertificate(pair: { publicKeyPem: string; pkcs1: string }, seri
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
   cert.sign(forge.pki.privateKeyFromPem(pair.pkcs1), forge.md.sha256.create());
-  return { pem: forge.pki.certificateToPem(cert), notBefore: cert.validity.notBefore, notAfter: cert.validity.notAfter };
+  return {
+    pem: forge.pki.certificateToPem(cert),
+    notBefore: cert.validity.notBefore,
+    notAfter: cert.validity.notAfter,
+  };
 }
 
 export function generatePaySandboxKeys(options: { mchid?: string; appid?: string; now?: Date } = {}): PaySandboxKeys {

@@ -11,14 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { SandboxClock } from '../clock.js';
 
 export type BillState =
-  | 'ACCEPTED'
-  | 'PROCESSING'
-  | 'WAIT_USER_CONFIRM'
-  | 'TRANSFERING'
-  | 'SUCCESS'
-  | 'FAIL'
-  | 'CANCELING'
-  | 'CANCELLED';
+  'ACCEPTED' | 'PROCESSING' | 'WAIT_USER_CONFIRM' | 'TRANSFERING' | 'SUCCESS' | 'FAIL' | 'CANCELING' | 'CANCELLED';
 
 export interface SandboxBill {
   outBillNo: string;
@@ -170,7 +163,9 @@ export function createLedger(clock: SandboxClock, timings: LedgerTimings, events
     bills: () => [...bills.values()],
 
     /** Creates a bill or returns the one already made for the same request (idempotent by out_bill_no). */
-    createBill(input: Omit<SandboxBill, 'transferBillNo' | 'state' | 'fundsLocked' | 'createdAt' | 'updatedAt' | 'history'>): {
+    createBill(
+      input: Omit<SandboxBill, 'transferBillNo' | 'state' | 'fundsLocked' | 'createdAt' | 'updatedAt' | 'history'>,
+    ): {
       bill: SandboxBill;
       repeated: boolean;
     } {
