@@ -11,6 +11,7 @@ import type { Logger } from '../../infra/logger.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { Redis } from '../../infra/redis.js';
 import { createCircuitBreaker, type CircuitBreaker } from '../kernel/circuit-breaker.js';
+import { PlatformError } from '../kernel/errors.js';
 import { createPlatformHttp, type PlatformHttp } from '../kernel/http.js';
 import { createTokenCache, type TokenCache } from '../kernel/token-cache.js';
 
@@ -61,13 +62,20 @@ export function createWecomClient(options: WecomClientOptions): WecomClient {
     key: wecomTokenKey(config.corpid, config.secret),
     // WeCom answers the same token while it is valid, so asking again costs nothing but quota.
     fetchToken: async () => {
-      const res = await http.request({
-        method: 'GET',
-        path: '/cgi-bin/gettoken',
-        query: { corpid: config.corpid, corpsecret: config.secret },
-        schema: TokenResponse,
-      });
-      return { token: res.access_token, expiresInSeconds: res.expires_in };
+      try {
+        const res = await http.request({
+          method: 'GET',
+          path: '/cgi-bin/gettoken',
+          query: { corpid: config.corpid, corpsecret: config.secret },
+          schema: TokenResponse,
+        });
+        return { token: res.access_token, expiresInSeconds: res.expires_in };
+      } catch (err) {
+        // 40001 from gettoken means a wrong secret, not a stale token: refreshing again cannot help.
+        if (err instanceof PlatformError && err.disposition === 'refresh_token')
+          throw new PlatformError('wecom', err.endpoint, err.errcode, err.errmsg, 'give_up', err.httpStatus);
+        throw err;
+      }
     },
   });
   return {
