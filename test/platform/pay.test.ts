@@ -420,6 +420,32 @@ describe('error classes', () => {
   });
 });
 
+describe('sandbox control API', () => {
+  it('sets the balance and confirms as the user over HTTP', async () => {
+    const put = await fetch(`${sandbox.payBase}/_sandbox/balance`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ balance_fen: 4_321 }),
+    });
+    expect(await put.json()).toEqual({ balance_fen: 4_321 });
+    const input = transfer({ amountFen: 321 });
+    const created = await createTransferBill(client, input);
+    const confirm = await fetch(`${sandbox.payBase}/_sandbox/transfer-bills/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ package: created.packageInfo, openid: input.openid }),
+    });
+    expect(await confirm.json()).toEqual({ state: 'TRANSFERING' });
+    expect(await eventFor(input.outBillNo)).toMatchObject({ state: 'SUCCESS' });
+    const refused = await fetch(`${sandbox.payBase}/_sandbox/balance`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ balance_fen: -1 }),
+    });
+    expect(refused.status).toBe(400);
+  });
+});
+
 describe('batch transfer (transfer/batches)', () => {
   it('pays each detail, failing the one the platform refuses, and reports the batch FINISHED', async () => {
     sandbox.pay.setBalance(10_000);

@@ -51,7 +51,11 @@ beforeAll(async () => {
   corp = sandbox.wecom.addCorp({ members: ['zhangsan', 'lisi'] });
   client = newClient();
   // Our callback endpoint: verify + decrypt, de-duplicate re-deliveries, send the welcome in the callback path.
-  const crypto = createWecomCallbackCrypto({ token: corp.token, encodingAESKey: corp.encodingAESKey, corpid: corp.corpid });
+  const crypto = createWecomCallbackCrypto({
+    token: corp.token,
+    encodingAESKey: corp.encodingAESKey,
+    corpid: corp.corpid,
+  });
   receiver = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const query = Object.fromEntries(url.searchParams);
@@ -78,7 +82,10 @@ beforeAll(async () => {
             seen.add(event.dedupKey);
             handled.push(event);
             if (event.kind === 'add_external_contact' && event.welcomeCode && welcomeText)
-              await sendWelcomeMsg(client, { welcomeCode: event.welcomeCode, text: `${welcomeText} (${event.state ?? '-'})` });
+              await sendWelcomeMsg(client, {
+                welcomeCode: event.welcomeCode,
+                text: `${welcomeText} (${event.state ?? '-'})`,
+              });
           }
           res.writeHead(200).end('');
         } catch {
@@ -88,7 +95,10 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  sandbox.wecom.setCallbackUrl(corp.corpid, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/wecom/callback`);
+  sandbox.wecom.setCallbackUrl(
+    corp.corpid,
+    `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/wecom/callback`,
+  );
 });
 
 afterAll(async () => {
@@ -146,21 +156,33 @@ describe('error classes', () => {
   it('the call budget answers 45009 (retry)', async () => {
     await listExternalContacts(client, 'zhangsan');
     sandbox.wecom.setCallBudget(0);
-    await expect(listExternalContacts(client, 'zhangsan')).rejects.toMatchObject({ errcode: 45009, disposition: 'retry' });
+    await expect(listExternalContacts(client, 'zhangsan')).rejects.toMatchObject({
+      errcode: 45009,
+      disposition: 'retry',
+    });
   });
 
   it('system busy (-1), a 502 and a timeout are retry; a bad userid is give up', async () => {
     sandbox.faults.add({ platform: 'wecom', path: '/cgi-bin/externalcontact/list', errcode: -1, times: 1 });
     await expect(listExternalContacts(client, 'zhangsan')).rejects.toMatchObject({ errcode: -1, disposition: 'retry' });
     sandbox.faults.add({ platform: 'wecom', path: '/cgi-bin/externalcontact/list', httpStatus: 502, times: 1 });
-    await expect(listExternalContacts(client, 'zhangsan')).rejects.toMatchObject({ errcode: 'http_502', disposition: 'retry' });
+    await expect(listExternalContacts(client, 'zhangsan')).rejects.toMatchObject({
+      errcode: 'http_502',
+      disposition: 'retry',
+    });
     sandbox.faults.add({ platform: 'wecom', path: '/cgi-bin/externalcontact/list', hang: true, times: 1 });
     await expect(listExternalContacts(newClient({ timeoutMs: 200 }), 'zhangsan')).rejects.toMatchObject({
       errcode: 'timeout',
       disposition: 'retry',
     });
-    await expect(listExternalContacts(client, 'nobody')).rejects.toMatchObject({ errcode: 60111, disposition: 'give_up' });
-    await expect(getExternalContact(client, 'wmNOSUCH')).rejects.toMatchObject({ errcode: 84061, disposition: 'give_up' });
+    await expect(listExternalContacts(client, 'nobody')).rejects.toMatchObject({
+      errcode: 60111,
+      disposition: 'give_up',
+    });
+    await expect(getExternalContact(client, 'wmNOSUCH')).rejects.toMatchObject({
+      errcode: 84061,
+      disposition: 'give_up',
+    });
   });
 });
 
@@ -180,11 +202,13 @@ describe('contact way → add_external_contact → welcome message', () => {
       unionid,
     });
     expect(deliveries.map((d) => d.status)).toEqual([200]);
-    expect(handled.find((e) => e.kind === 'add_external_contact' && e.externalUserId === externalUserId)).toMatchObject({
-      userId: 'zhangsan',
-      state: 'spring-campaign-42',
-      welcomeCode,
-    });
+    expect(handled.find((e) => e.kind === 'add_external_contact' && e.externalUserId === externalUserId)).toMatchObject(
+      {
+        userId: 'zhangsan',
+        state: 'spring-campaign-42',
+        welcomeCode,
+      },
+    );
     expect(sandbox.wecom.welcomeMessages(corp.corpid, externalUserId)).toEqual([
       expect.objectContaining({ userid: 'zhangsan', text: 'Welcome! Here is your coupon. (spring-campaign-42)' }),
     ]);
@@ -194,7 +218,12 @@ describe('contact way → add_external_contact → welcome message', () => {
       disposition: 'give_up',
     });
     const detail = await getExternalContact(client, externalUserId);
-    expect(detail.external_contact).toMatchObject({ external_userid: externalUserId, name: 'Li Lei', unionid, type: 1 });
+    expect(detail.external_contact).toMatchObject({
+      external_userid: externalUserId,
+      name: 'Li Lei',
+      unionid,
+      type: 1,
+    });
     expect(detail.follow_user[0]).toMatchObject({ userid: 'zhangsan', state: 'spring-campaign-42', add_way: 1 });
     expect(await listExternalContacts(client, 'zhangsan')).toContain(externalUserId);
   });
@@ -216,7 +245,9 @@ describe('contact way → add_external_contact → welcome message', () => {
       expect(deliveries[1]?.status).toBe(200);
       await new Promise((r) => setTimeout(r, 300)); // let the slow first delivery finish its work
       expect(sandbox.wecom.welcomeMessages(corp.corpid, externalUserId)).toHaveLength(1);
-      expect(handled.filter((e) => e.kind === 'add_external_contact' && e.externalUserId === externalUserId)).toHaveLength(1);
+      expect(
+        handled.filter((e) => e.kind === 'add_external_contact' && e.externalUserId === externalUserId),
+      ).toHaveLength(1);
     } finally {
       sandbox.wecom.setCallbackTimeoutMs(5000);
     }
@@ -226,14 +257,41 @@ describe('contact way → add_external_contact → welcome message', () => {
     await expect(addContactWay(client, { type: 1, scene: 2, users: ['zhangsan', 'lisi'] })).rejects.toMatchObject({
       errcode: 40058,
     });
-    await expect(addContactWay(client, { type: 1, scene: 2, users: ['zhangsan'], state: 'x'.repeat(31) })).rejects.toThrow();
-    await expect(addContactWay(client, { type: 1, scene: 2, users: ['ghost'] })).rejects.toMatchObject({ errcode: 60111 });
+    await expect(
+      addContactWay(client, { type: 1, scene: 2, users: ['zhangsan'], state: 'x'.repeat(31) }),
+    ).rejects.toThrow();
+    await expect(addContactWay(client, { type: 1, scene: 2, users: ['ghost'] })).rejects.toMatchObject({
+      errcode: 60111,
+    });
+  });
+});
+
+describe('sandbox control API', () => {
+  it('lets a rehearsal add a customer through a contact way over HTTP, and refuses an unknown way', async () => {
+    const way = await addContactWay(client, { type: 1, scene: 2, state: 'rehearsal', users: ['lisi'] });
+    const res = await fetch(`${sandbox.wecomBase}/_sandbox/customers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ corpid: corp.corpid, config_id: way.configId, name: 'Han Meimei' }),
+    });
+    const body = (await res.json()) as { errcode: number; external_userid: string };
+    expect(body.errcode).toBe(0);
+    expect((await getExternalContact(client, body.external_userid)).follow_user[0]?.state).toBe('rehearsal');
+    const bad = await fetch(`${sandbox.wecomBase}/_sandbox/customers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ corpid: corp.corpid, config_id: 'nosuchway' }),
+    });
+    expect(((await bad.json()) as { errcode: number }).errcode).toBe(40058);
   });
 });
 
 describe('corp tags and group sends', () => {
   it('creates, lists, renames, marks and deletes tags with WeCom errcodes for the bad cases', async () => {
-    const group = await addCorpTag(client, { groupName: `Level ${randomBytes(3).toString('hex')}`, tags: [{ name: 'Gold' }, { name: 'Silver' }] });
+    const group = await addCorpTag(client, {
+      groupName: `Level ${randomBytes(3).toString('hex')}`,
+      tags: [{ name: 'Gold' }, { name: 'Silver' }],
+    });
     expect(group.tag.map((t) => t.name)).toEqual(['Gold', 'Silver']);
     await expect(addCorpTag(client, { groupId: group.group_id, tags: [{ name: 'Gold' }] })).rejects.toMatchObject({
       errcode: 40071,
@@ -252,7 +310,9 @@ describe('corp tags and group sends', () => {
     await expect(markTag(client, { userid: 'zhangsan', externalUserId, add: ['etNOSUCH'] })).rejects.toMatchObject({
       errcode: 40068,
     });
-    await expect(markTag(client, { userid: 'lisi', externalUserId, add: [gold] })).rejects.toMatchObject({ errcode: 84061 });
+    await expect(markTag(client, { userid: 'lisi', externalUserId, add: [gold] })).rejects.toMatchObject({
+      errcode: 84061,
+    });
 
     await delCorpTag(client, { tagIds: [gold] });
     expect(sandbox.wecom.tagsOf(corp.corpid, externalUserId, 'zhangsan')).toEqual([]);

@@ -23,7 +23,13 @@ export type WecomEvent =
   | (Common & { kind: 'edit_external_contact' | 'del_follow_user'; userId: string; externalUserId: string })
   | (Common & { kind: 'del_external_contact'; userId: string; externalUserId: string; source?: string })
   | (Common & { kind: 'transfer_fail'; userId: string; externalUserId: string; failReason?: string })
-  | (Common & { kind: 'unknown'; msgType: string; event?: string; changeType?: string; fields: Record<string, string> });
+  | (Common & {
+      kind: 'unknown';
+      msgType: string;
+      event?: string;
+      changeType?: string;
+      fields: Record<string, string>;
+    });
 
 export async function parseWecomEvent(xml: string): Promise<WecomEvent> {
   const parsed = (await parseStringPromise(xml, { explicitArray: false, trim: true })) as {
@@ -35,7 +41,13 @@ export async function parseWecomEvent(xml: string): Promise<WecomEvent> {
   const common: Common = {
     corpid: fields.ToUserName ?? '',
     createTime,
-    dedupKey: [fields.ToUserName, fields.ChangeType ?? fields.Event, fields.UserID, fields.ExternalUserID, createTime].join(':'),
+    dedupKey: [
+      fields.ToUserName,
+      fields.ChangeType ?? fields.Event,
+      fields.UserID,
+      fields.ExternalUserID,
+      createTime,
+    ].join(':'),
   };
   const userId = fields.UserID ?? '';
   const externalUserId = fields.ExternalUserID ?? '';

@@ -13,7 +13,9 @@ const FollowUser = z.object({
   description: z.string().optional(),
   createtime: z.number().int(),
   tags: z
-    .array(z.object({ group_name: z.string(), tag_name: z.string(), type: z.number().int(), tag_id: z.string().optional() }))
+    .array(
+      z.object({ group_name: z.string(), tag_name: z.string(), type: z.number().int(), tag_id: z.string().optional() }),
+    )
     .optional(),
   remark_corp_name: z.string().optional(),
   remark_mobiles: z.array(z.string()).optional(),
@@ -84,7 +86,12 @@ export const ContactWayInput = z
     state: z.string().max(30).optional(),
     users: z.array(z.string().min(1)).min(1).max(100),
     isTemp: z.boolean().optional(),
-    expiresIn: z.number().int().positive().max(14 * 86400).optional(),
+    expiresIn: z
+      .number()
+      .int()
+      .positive()
+      .max(14 * 86400)
+      .optional(),
   })
   .strict();
 export type ContactWayInput = z.input<typeof ContactWayInput>;
@@ -117,7 +124,10 @@ export async function addContactWay(
 }
 
 const Attachment = z.union([
-  z.object({ msgtype: z.literal('image'), image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }) }),
+  z.object({
+    msgtype: z.literal('image'),
+    image: z.object({ media_id: z.string().optional(), pic_url: z.string().optional() }),
+  }),
   z.object({
     msgtype: z.literal('link'),
     link: z.object({ title: z.string(), picurl: z.string().optional(), desc: z.string().optional(), url: z.string() }),
@@ -213,7 +223,10 @@ export async function editCorpTag(
 }
 
 /** Deletes tags and/or whole groups. */
-export async function delCorpTag(client: WecomClient, input: { tagIds?: string[]; groupIds?: string[] }): Promise<void> {
+export async function delCorpTag(
+  client: WecomClient,
+  input: { tagIds?: string[]; groupIds?: string[] },
+): Promise<void> {
   await client.call({
     method: 'POST',
     path: '/cgi-bin/externalcontact/del_corp_tag',

@@ -1,5 +1,11 @@
 /** WeCom (企业微信): the client, customer-contact APIs, callback crypto and events. */
-export { createWecomClient, wecomTokenKey, type WecomClient, type WecomClientOptions, type WecomCall } from './client.js';
+export {
+  createWecomClient,
+  wecomTokenKey,
+  type WecomClient,
+  type WecomClientOptions,
+  type WecomCall,
+} from './client.js';
 export {
   getExternalContact,
   listExternalContacts,

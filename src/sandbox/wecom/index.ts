@@ -190,7 +190,8 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
 
   function parse<T>(schema: z.ZodType<T>, input: unknown): T {
     const r = schema.safeParse(input ?? {});
-    if (!r.success) throw new WecomError(40058, `invalid Request Parameter: ${r.error.issues[0]?.path.join('.') ?? ''}`);
+    if (!r.success)
+      throw new WecomError(40058, `invalid Request Parameter: ${r.error.issues[0]?.path.join('.') ?? ''}`);
     return r.data;
   }
 
@@ -220,7 +221,8 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
   router.use(async (c: Context, next: Next) => {
     try {
       await next();
-      if (c.body && typeof c.body === 'object' && !('errcode' in c.body)) c.body = { errcode: 0, errmsg: 'ok', ...c.body };
+      if (c.body && typeof c.body === 'object' && !('errcode' in c.body))
+        c.body = { errcode: 0, errmsg: 'ok', ...c.body };
     } catch (err) {
       if (!(err instanceof WecomError)) throw err;
       c.status = 200;
@@ -308,7 +310,12 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         user: z.array(z.string()).optional(),
         party: z.array(z.number().int()).optional(),
         is_temp: z.boolean().optional(),
-        expires_in: z.number().int().positive().max(14 * 86400).optional(),
+        expires_in: z
+          .number()
+          .int()
+          .positive()
+          .max(14 * 86400)
+          .optional(),
       }),
       c.request.body,
     );
@@ -335,7 +342,10 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       z.object({
         welcome_code: z.string().min(1),
         text: z.object({ content: z.string().min(1).max(4000) }).optional(),
-        attachments: z.array(z.object({ msgtype: z.string() }).loose()).max(9).optional(),
+        attachments: z
+          .array(z.object({ msgtype: z.string() }).loose())
+          .max(9)
+          .optional(),
       }),
       c.request.body,
     );
@@ -394,7 +404,9 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       c.request.body,
     );
     const now = clock.nowSeconds();
-    let group = b.group_id ? corp.groups.get(b.group_id) : [...corp.groups.values()].find((g) => g.name === b.group_name);
+    let group = b.group_id
+      ? corp.groups.get(b.group_id)
+      : [...corp.groups.values()].find((g) => g.name === b.group_name);
     if (b.group_id && !group) throw new WecomError(40068, 'invalid tagid');
     if (!group) {
       if (!b.group_name) throw new WecomError(40058, 'invalid Request Parameter: group_name');
@@ -406,7 +418,13 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
     if (names.some((n) => existing.has(n)) || new Set(names).size !== names.length)
       throw new WecomError(40071, 'UserTag Name Already Exist');
     if (corp.tags.size + names.length > 10_000) throw new WecomError(40070, 'tag count limit reached');
-    const created = b.tag.map((t) => ({ id: randomId('et', 12), name: t.name, order: t.order ?? 0, createTime: now, groupId: group.groupId }));
+    const created = b.tag.map((t) => ({
+      id: randomId('et', 12),
+      name: t.name,
+      order: t.order ?? 0,
+      createTime: now,
+      groupId: group.groupId,
+    }));
     for (const t of created) corp.tags.set(t.id, t);
     c.body = {
       tag_group: {
@@ -422,7 +440,11 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
   router.post('/cgi-bin/externalcontact/edit_corp_tag', (c) => {
     const corp = authorise(c);
     const b = parse(
-      z.object({ id: z.string().min(1), name: z.string().min(1).max(30).optional(), order: z.number().int().optional() }),
+      z.object({
+        id: z.string().min(1),
+        name: z.string().min(1).max(30).optional(),
+        order: z.number().int().optional(),
+      }),
       c.request.body,
     );
     const record = corp.tags.get(b.id) ?? corp.groups.get(b.id);
@@ -497,7 +519,10 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         sender: z.string().optional(),
         allow_select: z.boolean().optional(),
         text: z.object({ content: z.string().min(1).max(4000) }).optional(),
-        attachments: z.array(z.object({ msgtype: z.string() }).loose()).max(9).optional(),
+        attachments: z
+          .array(z.object({ msgtype: z.string() }).loose())
+          .max(9)
+          .optional(),
       }),
       c.request.body,
     );
@@ -661,6 +686,62 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       callbackTimeoutMs = ms;
     },
   };
+
+  // ---- control side (not part of WeCom): staff rehearsals and the demo script customers through it ----
+  router.post('/_sandbox/corps', (c) => {
+    const b = parse(
+      z
+        .object({
+          corpid: z.string().min(4).optional(),
+          secret: z.string().min(8).optional(),
+          callback_url: z.string().url().optional(),
+          token: z
+            .string()
+            .regex(/^[A-Za-z0-9]{3,32}$/)
+            .optional(),
+          encoding_aes_key: z
+            .string()
+            .regex(/^[A-Za-z0-9]{43}$/)
+            .optional(),
+          members: z.array(z.string().min(1)).optional(),
+        })
+        .strict(),
+      c.request.body,
+    );
+    c.body = api.addCorp({
+      corpid: b.corpid,
+      secret: b.secret,
+      callbackUrl: b.callback_url,
+      token: b.token,
+      encodingAESKey: b.encoding_aes_key,
+      members: b.members,
+    });
+  });
+  router.post('/_sandbox/customers', async (c) => {
+    const b = parse(
+      z
+        .object({
+          corpid: z.string(),
+          config_id: z.string().optional(),
+          userid: z.string().optional(),
+          name: z.string().max(64).optional(),
+          unionid: z.string().optional(),
+        })
+        .strict(),
+      c.request.body,
+    );
+    if (!corps.has(b.corpid)) throw new WecomError(40013, 'invalid corpid');
+    const r = await api
+      .addCustomer({ corpid: b.corpid, configId: b.config_id, userid: b.userid, name: b.name, unionid: b.unionid })
+      .catch((err: unknown) => {
+        throw new WecomError(40058, err instanceof Error ? err.message : 'invalid request');
+      });
+    c.body = { external_userid: r.externalUserId, welcome_code: r.welcomeCode, deliveries: r.deliveries };
+  });
+  router.get('/_sandbox/corps/:corpid/welcome-messages', (c) => {
+    if (!corps.has(c.params.corpid ?? '')) throw new WecomError(40013, 'invalid corpid');
+    c.body = { welcome_messages: api.welcomeMessages(c.params.corpid ?? '') };
+  });
 
   return { prefix: PREFIX, router, api };
 }
