@@ -336,6 +336,20 @@ describe('callbacks', () => {
     });
   });
 
+  it('a rotated platform certificate is downloaded from /v3/certificates on first sight', async () => {
+    const { generatePaySandboxKeys } = await import('../../src/sandbox/pay/keys.js');
+    const retired = generatePaySandboxKeys().platformCert;
+    const rotated = createPayClient({
+      config: { ...payConfig({}, 'platform_cert'), platformCertPem: retired.certPem },
+    });
+    sandbox.pay.configure({ signingKey: 'platform_cert' });
+    await expect(getTransferBill(rotated, 'NOSUCHBILL2')).rejects.toMatchObject({ errcode: 'NOT_FOUND' });
+    sandbox.pay.setBalance(1_000);
+    const created = await createTransferBill(rotated, transfer({ amountFen: 100 }));
+    expect(created.state).toBe('WAIT_USER_CONFIRM');
+    expect(rotated.keyring.serials()).toContain(sandbox.pay.keys.platformCert.serialNo);
+  });
+
   it('a client trusting both keys (switch-over) accepts callbacks signed by either', async () => {
     const keys = sandbox.pay.keys;
     const both = createPayClient({
@@ -417,6 +431,15 @@ describe('error classes', () => {
     });
     const quick = createPayClient({ config: payConfig(), timeoutMs: 200 });
     await expect(getTransferBill(quick, 'ANY3')).rejects.toMatchObject({ errcode: 'timeout', disposition: 'retry' });
+  });
+});
+
+describe('pay settings', () => {
+  it('loads a sandbox merchant in both modes and names a public key without its id', () => {
+    expect(payConfig()).toMatchObject({ mchid: sandbox.pay.keys.mchid, publicKeyId: sandbox.pay.keys.publicKey.id });
+    expect(payConfig({}, 'platform_cert').platformCertPem).toContain('BEGIN CERTIFICATE');
+    expect(() => payConfig({ WECHATPAY_PUBLIC_KEY_ID: '' })).toThrow(/WECHATPAY_PUBLIC_KEY_ID is required/);
+    expect(() => payConfig({ WECHATPAY_PUBLIC_KEY_ID: 'PUB-KEY' })).toThrow(/WECHATPAY_PUBLIC_KEY_ID is invalid/);
   });
 });
 

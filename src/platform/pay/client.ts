@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { WechatPayConfig } from '../../infra/config.js';
 import type { Logger } from '../../infra/logger.js';
 import type { Metrics } from '../../infra/metrics.js';
-import { CircuitOpenError, type CircuitBreaker } from '../kernel/circuit-breaker.js';
+import { CircuitOpenError, createCircuitBreaker, type CircuitBreaker } from '../kernel/circuit-breaker.js';
 import { payDispositionOf, PlatformError } from '../kernel/errors.js';
 import {
   createKeyring,
@@ -104,6 +104,8 @@ export function createPayClient(options: PayClientOptions): PayClient {
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
   let certRefresh: Promise<string[]> | undefined;
+  // One breaker per merchant, so a WeChat Pay outage fails fast instead of piling up payouts.
+  const breaker = options.breaker ?? createCircuitBreaker(`wechatpay:${config.mchid}`);
 
   const fail = (endpoint: string, code: string, message: string, disposition: 'retry' | 'give_up', status: number) =>
     new PlatformError('wechatpay', endpoint, code, message, disposition, status);
@@ -126,7 +128,7 @@ export function createPayClient(options: PayClientOptions): PayClient {
     const serial = keyring.preferredSerial();
     if (serial) headers['wechatpay-serial'] = serial;
     try {
-      options.breaker?.before();
+      breaker.before();
     } catch (err) {
       if (err instanceof CircuitOpenError) throw fail(endpoint, 'circuit_open', err.message, 'retry', 0);
       throw err;
@@ -140,7 +142,7 @@ export function createPayClient(options: PayClientOptions): PayClient {
       });
       return { status: res.status, headers: res.headers, text: await res.text() };
     } catch (err) {
-      options.breaker?.failure();
+      breaker.failure();
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
       throw fail(
         endpoint,
@@ -172,7 +174,7 @@ export function createPayClient(options: PayClientOptions): PayClient {
           e = again;
         }
       }
-      options.breaker?.failure();
+      breaker.failure();
       options.logger?.warn({ endpoint, code: e.code }, 'WeChat Pay response failed verification');
       // The request may have taken effect: callers retry with the same out_bill_no or query first.
       throw fail(endpoint, 'bad_signature', `${e.code}: ${e.message}`, 'retry', status);
@@ -195,12 +197,12 @@ export function createPayClient(options: PayClientOptions): PayClient {
         // not JSON: keep the HTTP status as the code
       }
       const disposition = payDispositionOf(status, code);
-      if (disposition === 'retry') options.breaker?.failure();
-      else options.breaker?.success();
+      if (disposition === 'retry') breaker.failure();
+      else breaker.success();
       throw new PlatformError('wechatpay', endpoint, code, message, disposition, status);
     }
     await verify(endpoint, status, headers, text);
-    options.breaker?.success();
+    breaker.success();
     if (status === 204 || text === '') return undefined as T;
     let body: unknown;
     try {
