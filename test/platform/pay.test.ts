@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WechatPayConfig } from '../../src/infra/config.js';
 import { PlatformError } from '../../src/platform/kernel/errors.js';
 import {
+  answerPayNotification,
   cancelTransferBill,
   createPayClient,
   createTransferBatch,
@@ -44,6 +45,7 @@ let sandbox: Sandbox;
 let receiver: Server;
 let notifyUrl = '';
 const received: Received[] = [];
+let failHandling = false;
 let client: PayClient;
 
 function payConfig(
@@ -82,14 +84,21 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      try {
-        const event = verifyPayNotification(client, { headers: req.headers, body });
+      void answerPayNotification(client, { headers: req.headers, body }, async (event) => {
+        if (failHandling) throw new Error('storage down');
         received.push({ headers: req.headers, body, outcome: event });
-        res.writeHead(204).end();
-      } catch (err) {
-        received.push({ headers: req.headers, body, outcome: { refused: (err as PayVerificationError).code } });
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"code":"FAIL","message":"refused"}');
-      }
+        return Promise.resolve();
+      }).then((answer) => {
+        if (answer.status !== 204)
+          received.push({
+            headers: req.headers,
+            body,
+            outcome: { refused: answer.body?.message ?? String(answer.status) },
+          });
+        res
+          .writeHead(answer.status, { 'content-type': 'application/json' })
+          .end(answer.body ? JSON.stringify(answer.body) : '');
+      });
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -314,6 +323,22 @@ describe('callbacks', () => {
     expect(attemptsForBill[0]?.status).toBe(401);
     expect(attemptsForBill.at(-1)?.status).toBe(204);
     expect(new Set(attemptsForBill.map((a) => a.notificationId)).size).toBe(1);
+  });
+
+  it('a callback our storage could not take is answered 500 and re-sent until handled', async () => {
+    sandbox.pay.setBalance(1_000);
+    const input = transfer({ amountFen: 100 });
+    const created = await createTransferBill(client, input);
+    failHandling = true;
+    try {
+      sandbox.pay.confirmTransfer(created.packageInfo!);
+      await eventually(() =>
+        sandbox.pay.notifications().find((a) => a.outBillNo === input.outBillNo && a.status === 500),
+      );
+    } finally {
+      failHandling = false;
+    }
+    expect(await eventFor(input.outBillNo)).toMatchObject({ state: 'SUCCESS' });
   });
 
   it('platform-certificate mode: certificates download encrypted, responses and callbacks verify by cert serial', async () => {

@@ -18,6 +18,8 @@ export {
 export {
   openPayNotification,
   verifyPayNotification,
+  answerPayNotification,
+  type PayNotificationAnswer,
   type PayEvent,
   type TransferBillFinishedEvent,
   type UnknownPayEvent,

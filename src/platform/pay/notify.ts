@@ -148,3 +148,33 @@ export function verifyPayNotification(client: PayClient, input: PayNotificationI
     input,
   );
 }
+
+export interface PayNotificationAnswer {
+  status: number;
+  body?: { code: 'FAIL'; message: string };
+}
+
+/**
+ * What a callback route answers: 204 once `handle` has stored the event (it must be idempotent: WeChat
+ * Pay re-sends, and the same notification id can arrive twice), 401 for anything that fails verification,
+ * 500 when handling fails so WeChat Pay re-sends later. Koa-free: the route copies status and body.
+ */
+export async function answerPayNotification(
+  client: PayClient,
+  input: PayNotificationInput,
+  handle: (event: PayEvent) => Promise<void>,
+): Promise<PayNotificationAnswer> {
+  let event: PayEvent;
+  try {
+    event = verifyPayNotification(client, input);
+  } catch (err) {
+    if (err instanceof PayVerificationError) return { status: 401, body: { code: 'FAIL', message: err.code } };
+    throw err;
+  }
+  try {
+    await handle(event);
+  } catch {
+    return { status: 500, body: { code: 'FAIL', message: 'not handled yet' } };
+  }
+  return { status: 204 };
+}
