@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { benchHealthz } from './healthz.js';
+import { benchPay } from './pay.js';
 import { ROOT } from './lib/service.js';
 
 interface Bench {
@@ -15,7 +16,10 @@ interface Bench {
   run(): Promise<string>;
 }
 
-const BENCHES: Bench[] = [{ name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz }];
+const BENCHES: Bench[] = [
+  { name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz },
+  { name: 'pay', title: 'WeChat Pay: callback verification and signed transfer calls', run: benchPay },
+];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const selected = wanted.length > 0 ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES;
