@@ -12,7 +12,7 @@ import { encryptResource, randomNonce, responseSigningMessage } from '../src/pla
 import { startSandbox } from '../src/sandbox/server.js';
 import { createSign } from 'node:crypto';
 
-async function timed(n: number, concurrency: number, fn: (i: number) => Promise<unknown> | unknown) {
+async function timed(n: number, concurrency: number, fn: (i: number) => unknown) {
   let next = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
@@ -64,7 +64,7 @@ export async function benchPay(): Promise<string> {
         .update(responseSigningMessage(timestamp, nonce, body))
         .sign(keys.publicKey.privateKeyPem, 'base64'),
     };
-    timed(500, 1, () => verifyPayNotification(client, { headers, body })); // warm-up
+    await timed(500, 1, () => verifyPayNotification(client, { headers, body })); // warm-up
     const verify = await timed(3000, 1, () => verifyPayNotification(client, { headers, body }));
 
     sandbox.pay.setBalance(1_000_000_000);
