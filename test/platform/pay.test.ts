@@ -319,6 +319,10 @@ describe('callbacks', () => {
     sandbox.clock.reset();
     const event = await eventFor(input.outBillNo);
     expect(event).toMatchObject({ state: 'SUCCESS' });
+    // The sandbox records a delivery once our answer reaches it, a moment after we handled the event.
+    await eventually(() =>
+      sandbox.pay.notifications().find((a) => a.outBillNo === input.outBillNo && a.status === 204),
+    );
     const attemptsForBill = sandbox.pay.notifications().filter((a) => a.outBillNo === input.outBillNo);
     expect(attemptsForBill[0]?.status).toBe(401);
     expect(attemptsForBill.at(-1)?.status).toBe(204);
@@ -434,6 +438,45 @@ describe('error classes', () => {
     const created = await createTransferBill(client, input, { attempts: 3 });
     expect(created.state).toBe('WAIT_USER_CONFIRM');
     expect(sandbox.pay.balance()).toBe(9_000);
+  });
+
+  it('past the per-second limit creates answer 429 FREQUENCY_LIMITED (retry); a body that is not JSON is PARAM_ERROR', async () => {
+    sandbox.pay.setBalance(100_000);
+    sandbox.pay.configure({ qpsLimit: 2 });
+    // Its own client: a burst of 429s counts against the circuit breaker of the client that sees them.
+    const limited = createPayClient({ config: payConfig() });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, () => createTransferBill(limited, transfer({ amountFen: 100 }), { attempts: 1 })),
+      );
+      const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as PlatformError] : []));
+      expect(rejected.length).toBeGreaterThan(0);
+      for (const err of rejected)
+        expect(err).toMatchObject({ errcode: 'FREQUENCY_LIMITED', disposition: 'retry', httpStatus: 429 });
+    } finally {
+      sandbox.pay.configure({ qpsLimit: 100 });
+    }
+    const raw = await client
+      .request({ method: 'POST', path: '/v3/transfer/batches', body: 'not json' })
+      .catch((e: unknown) => e);
+    expect(raw).toMatchObject({ errcode: 'PARAM_ERROR', disposition: 'give_up' });
+  });
+
+  it('after consecutive outages the circuit opens and calls fail fast without reaching WeChat Pay', async () => {
+    const guarded = createPayClient({ config: payConfig() });
+    const id = sandbox.faults.add({
+      platform: 'wechatpay',
+      path: '/v3/fund-app/mch-transfer/transfer-bills/*',
+      httpStatus: 503,
+    });
+    for (let i = 0; i < 5; i++)
+      await expect(getTransferBill(guarded, 'ANY9')).rejects.toMatchObject({ httpStatus: 503, disposition: 'retry' });
+    const fired = sandbox.faults.list().find((f) => f.id === id)?.fired;
+    await expect(getTransferBill(guarded, 'ANY9')).rejects.toMatchObject({
+      errcode: 'circuit_open',
+      disposition: 'retry',
+    });
+    expect(sandbox.faults.list().find((f) => f.id === id)?.fired).toBe(fired);
   });
 
   it('transient errors surface as retry when attempts run out; a timeout is a retry too', async () => {

@@ -51,6 +51,8 @@ export interface PaySandboxOptions {
   notifyRetryDelaysMs?: number[];
   /** Key that signs callbacks (and responses to requests naming no serial). */
   signingKey?: PaySigningKey;
+  /** Transfer-bill creates per second before 429 FREQUENCY_LIMITED (the real limit is 100 per merchant). */
+  qpsLimit?: number;
 }
 
 export interface PaySandboxApi {
@@ -115,6 +117,11 @@ const BatchBody = z
   })
   .strict();
 
+function isClientError(err: unknown): boolean {
+  const status = (err as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -142,7 +149,9 @@ export async function createPaySandbox(
     confirmWindowMs: options.confirmWindowMs ?? 24 * 3600_000,
     notifyRetryDelaysMs: options.notifyRetryDelaysMs ?? REAL_NOTIFY_RETRY_DELAYS_MS,
     signingKey: options.signingKey ?? 'public_key',
+    qpsLimit: options.qpsLimit ?? 100,
   };
+  let window = { second: 0, count: 0 };
   const attempts: PayNotificationAttempt[] = [];
   const notifyTimers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -241,7 +250,6 @@ export async function createPaySandbox(
       c.body = { code: String(rule.errcode ?? 'SYSTEM_ERROR'), message: rule.errmsg ?? '系统繁忙，请稍后重试' };
     }),
   );
-  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb' }));
 
   // Errors as WeChat Pay answers them; every answer of the real API surface is signed.
   router.use(async (c: Context, next: Next) => {
@@ -252,6 +260,10 @@ export async function createPaySandbox(
       if (err instanceof ApiError || err instanceof LedgerError) {
         c.status = err.status;
         c.body = { code: err.code, message: err.message };
+      } else if (isClientError(err)) {
+        // A body that is not JSON (the body parser refused it) is WeChat Pay's PARAM_ERROR too.
+        c.status = 400;
+        c.body = { code: 'PARAM_ERROR', message: '请求体不是合法的JSON' };
       } else throw err;
     }
     if (isControl || (c.status === 404 && c.body === undefined)) return;
@@ -270,6 +282,8 @@ export async function createPaySandbox(
       c.body = text;
     }
   });
+
+  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '1mb' }));
 
   // Request signatures (WECHATPAY2-SHA256-RSA2048).
   router.use(async (c: Context, next: Next) => {
@@ -357,6 +371,10 @@ export async function createPaySandbox(
   const BILLS = '/v3/fund-app/mch-transfer/transfer-bills';
 
   router.post(BILLS, (c) => {
+    const second = clock.nowSeconds();
+    if (window.second !== second) window = { second, count: 0 };
+    window.count += 1;
+    if (window.count > settings.qpsLimit) throw new ApiError(429, 'FREQUENCY_LIMITED', '频率超限，请降低请求频率');
     const b = parseBody(BillBody, c.request.body);
     if (b.appid !== keys.appid) throw new ApiError(400, 'APPID_MCHID_NOT_MATCH', 'appid 与商户号不匹配');
     if (!SCENES.has(b.transfer_scene_id)) throw new ApiError(403, 'NO_AUTH', '未开通该转账场景');
@@ -524,6 +542,7 @@ export async function createPaySandbox(
       if (next.confirmWindowMs !== undefined) settings.confirmWindowMs = next.confirmWindowMs;
       if (next.notifyRetryDelaysMs !== undefined) settings.notifyRetryDelaysMs = next.notifyRetryDelaysMs;
       if (next.signingKey !== undefined) settings.signingKey = next.signingKey;
+      if (next.qpsLimit !== undefined) settings.qpsLimit = next.qpsLimit;
     },
   };
 

@@ -217,18 +217,25 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       c.body = { errcode: typeof rule.errcode === 'number' ? rule.errcode : -1, errmsg: rule.errmsg ?? 'system busy' };
     }),
   );
-  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '2mb' }));
   router.use(async (c: Context, next: Next) => {
     try {
       await next();
       if (c.body && typeof c.body === 'object' && !('errcode' in c.body))
         c.body = { errcode: 0, errmsg: 'ok', ...c.body };
     } catch (err) {
-      if (!(err instanceof WecomError)) throw err;
-      c.status = 200;
-      c.body = { errcode: err.errcode, errmsg: err.errmsg };
+      const status = (err as { status?: unknown } | undefined)?.status;
+      if (err instanceof WecomError) {
+        c.status = 200;
+        c.body = { errcode: err.errcode, errmsg: err.errmsg };
+      } else if (typeof status === 'number' && status >= 400 && status < 500) {
+        // The body parser refused the body: WeCom's "data format error".
+        c.status = 200;
+        c.body = { errcode: 47001, errmsg: 'data format error' };
+      } else throw err;
     }
   });
+
+  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '2mb' }));
 
   router.get('/cgi-bin/gettoken', (c) => {
     const corpid = typeof c.query.corpid === 'string' ? c.query.corpid : '';
