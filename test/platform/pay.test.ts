@@ -25,7 +25,7 @@ import {
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { testConfig } from '../support/app.js';
 
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
+async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -103,7 +103,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   notifyUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/pay/notify`;
-  client = createPayClient({ config: payConfig(), timeoutMs: 2000 });
+  client = createPayClient({ config: payConfig(), timeoutMs: 10_000 });
 });
 
 afterAll(async () => {
@@ -377,6 +377,18 @@ describe('callbacks', () => {
     const created = await createTransferBill(rotated, transfer({ amountFen: 100 }));
     expect(created.state).toBe('WAIT_USER_CONFIRM');
     expect(rotated.keyring.serials()).toContain(sandbox.pay.keys.platformCert.serialNo);
+  });
+
+  it('a certificate list that does not decrypt with our APIv3 key is refused and trusted nothing', async () => {
+    const wrongKey = createPayClient({
+      config: { ...payConfig({}, 'platform_cert'), apiV3Key: 'ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ' },
+    });
+    const before = wrongKey.keyring.serials();
+    await expect(wrongKey.refreshCertificates()).rejects.toMatchObject({
+      errcode: 'bad_response',
+      disposition: 'retry',
+    });
+    expect(wrongKey.keyring.serials()).toEqual(before);
   });
 
   it('a client trusting both keys (switch-over) accepts callbacks signed by either', async () => {

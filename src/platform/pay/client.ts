@@ -245,13 +245,32 @@ export function createPayClient(options: PayClientOptions): PayClient {
         const endpoint = '/v3/certificates';
         const { status, headers, text } = await send({ method: 'GET', path: endpoint }, endpoint);
         if (status !== 200) throw fail(endpoint, `http_${status}`, 'certificate download failed', 'retry', status);
-        const parsed = CertificatesBody.safeParse(JSON.parse(text));
-        if (!parsed.success) throw fail(endpoint, 'bad_response', 'unexpected certificate list', 'give_up', status);
-        // Decrypting proves the list came from someone holding our APIv3 key; the signature is then checked with them.
-        const serials = parsed.data.data.map((c) =>
-          keyring.addCertificate(decryptResource(config.apiV3Key, c.encrypt_certificate)),
-        );
-        await verify(endpoint, status, headers, text);
+        let pems: string[];
+        try {
+          const parsed = CertificatesBody.safeParse(JSON.parse(text));
+          if (!parsed.success) throw fail(endpoint, 'bad_response', 'unexpected certificate list', 'give_up', status);
+          // Decrypting proves the list came from someone holding our APIv3 key.
+          pems = parsed.data.data.map((c) => decryptResource(config.apiV3Key, c.encrypt_certificate));
+        } catch (err) {
+          if (err instanceof PlatformError) throw err;
+          breaker.failure();
+          const why = err instanceof PayVerificationError ? err.code : 'not JSON';
+          throw fail(endpoint, 'bad_response', `certificate list refused: ${why}`, 'retry', status);
+        }
+        // The list must be signed by a key we already trust or by one of the certificates it carries;
+        // only then do its certificates join the keyring.
+        const candidates = createKeyring({ platformCertPems: pems });
+        const signed = signedHeadersOf(headers);
+        const at = { nowSeconds: Math.floor(now() / 1000), maxSkewSeconds };
+        const signer = candidates.keyFor(signed.serial ?? '') ? candidates : keyring;
+        try {
+          verifyPaySignature(signer, signed, text, at);
+        } catch (err) {
+          if (!(err instanceof PayVerificationError)) throw err;
+          breaker.failure();
+          throw fail(endpoint, 'bad_signature', `${err.code}: ${err.message}`, 'retry', status);
+        }
+        const serials = pems.map((pem) => keyring.addCertificate(pem));
         return serials;
       })().finally(() => {
         certRefresh = undefined;
