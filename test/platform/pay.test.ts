@@ -217,6 +217,20 @@ describe('merchant transfer (transfer-bills)', () => {
     });
   });
 
+  it('a transfer the user never confirms closes with OVERDUE_CLOSE and returns the funds', async () => {
+    sandbox.pay.configure({ confirmWindowMs: 150 });
+    try {
+      sandbox.pay.setBalance(2_000);
+      const input = transfer({ amountFen: 700 });
+      expect((await createTransferBill(client, input)).state).toBe('WAIT_USER_CONFIRM');
+      expect(sandbox.pay.balance()).toBe(1_300);
+      expect(await eventFor(input.outBillNo)).toMatchObject({ state: 'FAIL', failReason: 'OVERDUE_CLOSE' });
+      expect(sandbox.pay.balance()).toBe(2_000);
+    } finally {
+      sandbox.pay.configure({ confirmWindowMs: 24 * 3600_000 });
+    }
+  });
+
   it('the user confirming a transfer meant for someone else is refused', async () => {
     sandbox.pay.setBalance(1_000);
     const created = await createTransferBill(client, transfer({ amountFen: 100 }));
