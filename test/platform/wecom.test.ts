@@ -228,6 +228,22 @@ describe('contact way → add_external_contact → welcome message', () => {
     expect(await listExternalContacts(client, 'zhangsan')).toContain(externalUserId);
   });
 
+  it('a customer deleting the member arrives as del_follow_user, and the contact is gone', async () => {
+    welcomeText = undefined;
+    const { externalUserId } = await sandbox.wecom.addCustomer({ corpid: corp.corpid, userid: 'lisi' });
+    const deliveries = await sandbox.wecom.customerDeletesMember({
+      corpid: corp.corpid,
+      externalUserId,
+      userid: 'lisi',
+    });
+    expect(deliveries.map((d) => d.status)).toEqual([200]);
+    expect(handled.find((e) => e.kind === 'del_follow_user' && e.externalUserId === externalUserId)).toMatchObject({
+      userId: 'lisi',
+    });
+    await expect(getExternalContact(client, externalUserId)).rejects.toMatchObject({ errcode: 84061 });
+    expect(await listExternalContacts(client, 'lisi')).not.toContain(externalUserId);
+  });
+
   it('a welcome code expires after 20 s', async () => {
     welcomeText = undefined;
     const { welcomeCode } = await sandbox.wecom.addCustomer({ corpid: corp.corpid, userid: 'lisi' });

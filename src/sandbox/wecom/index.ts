@@ -151,6 +151,8 @@ export interface WecomSandboxApi {
     name?: string;
     unionid?: string;
   }): Promise<{ externalUserId: string; welcomeCode: string; deliveries: CallbackDelivery[] }>;
+  /** The customer deletes the member (del_follow_user event); the contact goes when no member follows it. */
+  customerDeletesMember(input: { corpid: string; externalUserId: string; userid: string }): Promise<CallbackDelivery[]>;
   welcomeMessages(corpid: string, externalUserId?: string): WelcomeMessage[];
   msgTemplates(corpid: string): MsgTemplate[];
   tagsOf(corpid: string, externalUserId: string, userid: string): string[];
@@ -672,6 +674,18 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         `<WelcomeCode>${cdata(welcomeCode)}</WelcomeCode></xml>`;
       const deliveries = await push(corp, xml);
       return { externalUserId, welcomeCode, deliveries };
+    },
+    async customerDeletesMember({ corpid, externalUserId, userid }) {
+      const corp = corpOf(corpid);
+      const contact = corp.contacts.get(externalUserId);
+      if (!contact?.follow.delete(userid)) throw new Error(`${externalUserId} does not follow ${userid}`);
+      if (contact.follow.size === 0) corp.contacts.delete(externalUserId);
+      const xml =
+        `<xml><ToUserName>${cdata(corp.corpid)}</ToUserName><FromUserName>${cdata('sys')}</FromUserName>` +
+        `<CreateTime>${clock.nowSeconds()}</CreateTime><MsgType>${cdata('event')}</MsgType>` +
+        `<Event>${cdata('change_external_contact')}</Event><ChangeType>${cdata('del_follow_user')}</ChangeType>` +
+        `<UserID>${cdata(userid)}</UserID><ExternalUserID>${cdata(externalUserId)}</ExternalUserID></xml>`;
+      return push(corp, xml);
     },
     welcomeMessages: (corpid, externalUserId) =>
       corpOf(corpid).welcomes.filter((w) => !externalUserId || w.externalUserId === externalUserId),
