@@ -106,10 +106,10 @@ describe('request signatures', () => {
     expect(verifyRsaSha256(publicKey, message, sig)).toBe(true);
   });
 
-  it('parses the documented Authorization example and refuses malformed ones', () => {
-    const doc =
+  it('parses an Authorization header in the documented format (attributes in any order) and refuses malformed ones', () => {
+    const header =
       'WECHATPAY2-SHA256-RSA2048 mchid="1900009191",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",signature="uOVRnA4qG/MNnYzdQxJanN+zU+lTgIcnU9BxGw5dKjK+VdEUz2FeIoC+D5sB/LN+nGzX3hfZg6r5wT1pl2ZobmIc6p0ldN7J6yDgUzbX8Uk3sD4a4eZVPTBvqNDoUqcYMlZ9uuDdCvNv4TM3c1WzsXUrExwVkI1XO5jCNbgDJ25nkT/c1gIFvqoogl7MdSFGc4W4xZsqCItnqbypR3RuGIlR9h9vlRsy7zJR9PBI83X8alLDIfR1ukt1P7tMnmogZ0cuDY8cZsd8ZlCgLadmvej58SLsIkVxFJ8XmUgx9FmX0HSZmmgQafW8xstc1g==",timestamp="1554208460",serial_no="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C"';
-    expect(parseAuthorization(doc)).toMatchObject({
+    expect(parseAuthorization(header)).toMatchObject({
       mchid: '1900009191',
       timestamp: '1554208460',
       serialNo: '1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C',
