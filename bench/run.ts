@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { benchCallback } from './callback.js';
 import { benchHealthz } from './healthz.js';
 import { benchWechatClient } from './wechat-client.js';
+import { benchPay } from './pay.js';
 import { ROOT } from './lib/service.js';
 
 interface Bench {
@@ -21,6 +22,7 @@ const BENCHES: Bench[] = [
   { name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz },
   { name: 'wechat-client', title: 'Official-account client against the sandbox', run: benchWechatClient },
   { name: 'callback', title: 'WeChat callback gateway: safe-mode text messages', run: benchCallback },
+  { name: 'pay', title: 'WeChat Pay: callback verification and signed transfer calls', run: benchPay },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -10,7 +10,9 @@ import {
 } from './gateway/index.js';
 import { createEventBus, type EventBus } from './infra/events.js';
 import type { Infra } from './infra/runtime.js';
+import { createPayClient, type PayClient } from './platform/pay/index.js';
 import { createWechatClients, type WechatClients } from './platform/wechat/index.js';
+import { createWecomClient, type WecomClient } from './platform/wecom/index.js';
 import { createStaffDomain, type StaffDomain } from './staff/index.js';
 
 /** Staff domain: `staff` (auth, accounts), `approvals` (four-eyes), `audit` (append-only log). */
@@ -21,6 +23,10 @@ export type AppDeps = Infra &
     wechatClients: WechatClients;
     /** In-process domain events (e.g. `wechat.inbound`); subscribers are isolated from publishers. */
     events: EventBus;
+    /** WeChat Pay v3 (absent when WECHATPAY_MCHID is not configured). */
+    pay?: PayClient;
+    /** WeCom clients by corp key (WECOM_KEY, default "default"). */
+    wecom: ReadonlyMap<string, WecomClient>;
   };
 
 /** Replacements for tests and tools (e.g. a recording customer-service sender). */
@@ -45,5 +51,10 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
     overrides.customerService?.(infra) ??
     createClientCustomerServiceSender((account) => wechatClients(account), infra.logger);
   const gateway = createGatewayServices(infra, events, customerService);
-  return { ...infra, ...createStaffDomain(infra), wechatClients, events, ...gateway };
+  const { config, logger, metrics, redis } = infra;
+  const pay = config.pay ? createPayClient({ config: config.pay, logger, metrics }) : undefined;
+  const wecom = new Map(
+    config.wecom.corps.map((corp) => [corp.key, createWecomClient({ config: corp, redis, logger, metrics })] as const),
+  );
+  return { ...infra, ...createStaffDomain(infra), wechatClients, events, ...gateway, pay, wecom };
 }

@@ -293,6 +293,11 @@ function readPay(raw: RawSettings, defaultAppid: string | undefined, problems: s
   const certRaw = optional(raw, 'WECHATPAY_PLATFORM_CERT');
   if (!pubRaw && !certRaw)
     problems.push('WECHATPAY_PUBLIC_KEY or WECHATPAY_PLATFORM_CERT is required to verify WeChat Pay signatures');
+  const publicKeyId = optional(raw, 'WECHATPAY_PUBLIC_KEY_ID');
+  if (pubRaw && !publicKeyId)
+    problems.push('WECHATPAY_PUBLIC_KEY_ID is required with WECHATPAY_PUBLIC_KEY (the PUB_KEY_ID_… shown beside it)');
+  else if (publicKeyId !== undefined && !/^PUB_KEY_ID_[0-9A-Za-z]+$/.test(publicKeyId))
+    problems.push('WECHATPAY_PUBLIC_KEY_ID is invalid: PUB_KEY_ID_ followed by letters and digits');
   const privateKeyPem = keyRaw ? readPem(keyRaw, 'WECHATPAY_PRIVATE_KEY', problems) : undefined;
   const publicKeyPem = pubRaw ? readPem(pubRaw, 'WECHATPAY_PUBLIC_KEY', problems) : undefined;
   const platformCertPem = certRaw ? readPem(certRaw, 'WECHATPAY_PLATFORM_CERT', problems) : undefined;
@@ -305,7 +310,7 @@ function readPay(raw: RawSettings, defaultAppid: string | undefined, problems: s
     privateKeyPem,
     apiV3Key,
     publicKeyPem,
-    publicKeyId: optional(raw, 'WECHATPAY_PUBLIC_KEY_ID'),
+    publicKeyId,
     platformCertPem,
     apiBase: apiBase.replace(/\/$/, ''),
     notifyUrl,

@@ -1,0 +1,32 @@
+/** WeCom (企业微信): the client, customer-contact APIs, callback crypto and events. */
+export {
+  createWecomClient,
+  wecomTokenKey,
+  type WecomClient,
+  type WecomClientOptions,
+  type WecomCall,
+} from './client.js';
+export {
+  getExternalContact,
+  listExternalContacts,
+  addContactWay,
+  sendWelcomeMsg,
+  getCorpTagList,
+  addCorpTag,
+  editCorpTag,
+  delCorpTag,
+  markTag,
+  addMsgTemplate,
+  ContactWayInput,
+  type ExternalContactDetail,
+  type CorpTagGroup,
+  type WecomAttachment,
+} from './externalcontact.js';
+export {
+  createWecomCallbackCrypto,
+  encryptedPartOf,
+  WecomCallbackError,
+  type WecomCallbackCrypto,
+  type WecomCallbackQuery,
+} from './crypto.js';
+export { parseWecomEvent, type WecomEvent } from './events.js';
