@@ -1,4 +1,5 @@
-import mongoose, { Schema, Types } from 'mongoose';
+import type { Types } from 'mongoose';
+import mongoose, { Schema } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { findPage, PageQuery, sortParam, type SortSpec } from '../../src/staff/index.js';
