@@ -3,7 +3,14 @@
  * Handlers are idempotent (Agenda's lock is not exclusive on FerretDB).
  */
 import type { AppDeps } from './services.js';
+import { defineStaffJobs, scheduleStaffJobs } from './staff/jobs.js';
 
-export function defineJobs(_deps: AppDeps): void {
+export function defineJobs(deps: AppDeps): void {
   // Domains register here, e.g. definePushJobs(deps).
+  defineStaffJobs(deps.agenda);
+}
+
+/** Recurring jobs, scheduled once the worker's job processor has started. */
+export async function scheduleJobs(deps: AppDeps): Promise<void> {
+  await scheduleStaffJobs(deps.agenda);
 }
