@@ -45,6 +45,11 @@ export interface StaffAuth {
   logout(principal: Principal): Promise<void>;
   /** Verifies an access token and the live state behind it. */
   authenticate(accessToken: string): Promise<Principal>;
+  /**
+   * Checks the caller's current password (throttled like a sign-in) before they change it; the change
+   * itself is StaffAccounts.resetPassword, which ends every session.
+   */
+  confirmPassword(principal: Principal, password: string, client: ClientInfo): Promise<void>;
   /** Starts a session for an already-authenticated staff member (login, and tests). */
   startSession(staff: StaffDoc, client: ClientInfo): Promise<TokenPair>;
 }
@@ -160,6 +165,14 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
         refreshToken: next,
         refreshExpiresAt: session.expiresAt.toISOString(),
       };
+    },
+
+    async confirmPassword(principal, password, client) {
+      await deps.throttle.attempt(principal.username, client.ip);
+      const staff = await Staff.findById(principal.staffId).lean();
+      if (!staff || !(await verifyPassword(staff.passwordHash, password)))
+        throw new DomainError('forbidden', 'wrong_password', 'The current password is wrong.');
+      await deps.throttle.succeeded(principal.username, client.ip);
     },
 
     async logout(principal) {
