@@ -116,6 +116,13 @@ export interface AppConfig {
   /** Four-eyes approvals: actions above these sizes need a second staff member's approval. */
   approvals: { pushAudienceThreshold: number; campaignBudgetFenThreshold: number; ttlSeconds: number };
   sandbox: { enabled: boolean; port: number };
+  reservations: {
+    codeSecret: string;
+    maxFailures: number;
+    failureWindowSeconds: number;
+    lockSeconds: number;
+    burstAlertPerMinute: number;
+  };
 }
 
 /** Reads a PEM given inline or as a path; never echoes the content in errors. */
@@ -426,6 +433,11 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
     'an amount in fen',
   );
   const approvalTtlSeconds = take(raw, 'APPROVAL_TTL_SECONDS', positiveInt, problems, 'seconds');
+  const codeSecret = take(raw, 'RESERVATION_CODE_SECRET', z.string().min(32), problems, 'at least 32 characters');
+  const maxFailures = take(raw, 'RESERVATION_MAX_FAILURES', positiveInt, problems);
+  const failureWindowSeconds = take(raw, 'RESERVATION_FAILURE_WINDOW_SECONDS', positiveInt, problems, 'seconds');
+  const lockSeconds = take(raw, 'RESERVATION_LOCK_SECONDS', positiveInt, problems, 'seconds');
+  const burstAlertPerMinute = take(raw, 'RESERVATION_BURST_ALERT_PER_MINUTE', positiveInt, problems);
 
   const sandboxEnabled = take(raw, 'SANDBOX', bool, problems, 'true or false');
   const sandboxPort = take(raw, 'SANDBOX_PORT', port, problems, 'a port number');
@@ -489,6 +501,13 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       ttlSeconds: approvalTtlSeconds!,
     },
     sandbox: { enabled: sandboxEnabled!, port: sandboxPort! },
+    reservations: {
+      codeSecret: codeSecret!,
+      maxFailures: maxFailures!,
+      failureWindowSeconds: failureWindowSeconds!,
+      lockSeconds: lockSeconds!,
+      burstAlertPerMinute: burstAlertPerMinute!,
+    },
   };
 }
 
