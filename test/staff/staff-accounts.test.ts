@@ -128,3 +128,26 @@ describe('own password and roles listing', () => {
     expect(res.body.permissions).toContain('push:approve');
   });
 });
+
+describe('sign-ins racing staff changes', () => {
+  const t = useTestApp();
+
+  it('never lets concurrent sign-ins undo a disable, and records the last sign-in apart', async () => {
+    const admin = await givenStaff(t(), ['admin']);
+    const s = await givenStaff(t(), ['sales']);
+    const logins = Array.from({ length: 4 }, () =>
+      t().http.post('/admin/api/auth/login').send({ username: s.username, password: s.password }),
+    );
+    const disable = t().http.post(`/admin/api/staff/${s.id}/disable`).set(bearer(admin.accessToken));
+    const [disabled] = await Promise.all([disable, ...logins]);
+    expect(disabled.status).toBe(200);
+    expect((await Staff.findById(s.id).lean())!.status).toBe('disabled');
+    const view = await t().http.get(`/admin/api/staff/${s.id}`).set(bearer(admin.accessToken));
+    expect(view.body.status).toBe('disabled');
+    const list = await t().http.get('/admin/api/staff?limit=200').set(bearer(admin.accessToken));
+    const adminListed = (list.body.items as Array<{ id: string; lastLoginAt: string | null }>).find(
+      (x) => x.id === admin.id,
+    );
+    expect(adminListed!.lastLoginAt).toBeNull(); // givenStaff starts a session without signing in
+  });
+});

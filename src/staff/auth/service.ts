@@ -9,7 +9,7 @@ import { RefreshToken, Staff, StaffSession, type StaffDoc } from '../model.js';
 import { verifyPassword } from '../passwords.js';
 import { permissionsOf } from '../permissions.js';
 import type { Principal } from '../principal.js';
-import { presentStaff } from '../service.js';
+import { presentStaff, recordLogin } from '../service.js';
 import type { StaffView } from '../schemas.js';
 import type { AccessTokens } from './tokens.js';
 import type { LoginThrottle } from './throttle.js';
@@ -124,9 +124,9 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
         throw refused('invalid_credentials', 'Wrong username or password.');
       await deps.throttle.succeeded(username, client.ip);
       const at = now();
-      await Staff.updateOne({ _id: staff._id }, { $set: { lastLoginAt: at } });
+      await recordLogin(staff._id.toHexString(), at);
       const tokens = await auth.startSession(staff, client);
-      return { tokens, staff: presentStaff({ ...staff, lastLoginAt: at }) };
+      return { tokens, staff: presentStaff(staff, at) };
     },
 
     async refresh(presented, client) {
