@@ -14,16 +14,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { Redis } from '../infra/redis.js';
 import type { AttemptGuard } from '../risk/attempts.js';
-import {
-  formatCode,
-  generateCode,
-  hashCode,
-  maskCode,
-  openCode,
-  parseCode,
-  sealCode,
-  type CodeKeys,
-} from './codes.js';
+import { formatCode, generateCode, hashCode, maskCode, openCode, parseCode, sealCode, type CodeKeys } from './codes.js';
 import { reservationError } from './errors.js';
 import {
   ReservationAttempt,
@@ -126,6 +117,23 @@ export async function getProgram(programId: string): Promise<Program> {
   const program = await ReservationProgram.findById(programId).lean<Program>();
   if (!program) throw reservationError('program_not_found', { programId });
   return program;
+}
+
+/** Programs, newest first (active ones first when asked). */
+export async function listPrograms(options: { status?: 'active' | 'closed'; limit?: number } = {}): Promise<Program[]> {
+  return ReservationProgram.find(options.status ? { status: options.status } : {})
+    .sort({ createdAt: -1 })
+    .limit(options.limit ?? 100)
+    .lean<Program[]>();
+}
+
+/** Active programs whose issuing window is open now (for the claim keyword and H5 listing). */
+export async function openPrograms(deps: ReservationDeps): Promise<Program[]> {
+  const at = now(deps);
+  return ReservationProgram.find({ status: 'active', issueFrom: { $lte: at }, issueUntil: { $gte: at } })
+    .sort({ issueUntil: 1 })
+    .limit(20)
+    .lean<Program[]>();
 }
 
 /** Closes a program: no more issuing; issued codes stay redeemable until they expire. */
