@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { benchCallback } from './callback.js';
+import { benchAdminAuth } from './admin-auth.js';
 import { benchHealthz } from './healthz.js';
 import { benchWechatClient } from './wechat-client.js';
 import { benchPay } from './pay.js';
@@ -23,6 +24,7 @@ const BENCHES: Bench[] = [
   { name: 'wechat-client', title: 'Official-account client against the sandbox', run: benchWechatClient },
   { name: 'callback', title: 'WeChat callback gateway: safe-mode text messages', run: benchCallback },
   { name: 'pay', title: 'WeChat Pay: callback verification and signed transfer calls', run: benchPay },
+  { name: 'admin-auth', title: 'Staff authentication: GET /admin/api/me and sign-in', run: benchAdminAuth },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

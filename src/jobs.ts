@@ -4,6 +4,7 @@
  */
 import { defineGatewayJobs } from './gateway/index.js';
 import type { AppDeps } from './services.js';
+import { defineStaffJobs, scheduleStaffJobs } from './staff/jobs.js';
 
 export function defineJobs(deps: AppDeps): void {
   // Domains register here, e.g. definePushJobs(deps).
@@ -12,4 +13,10 @@ export function defineJobs(deps: AppDeps): void {
     logger: deps.logger,
     retentionDays: deps.config.callback.auditRetentionDays,
   });
+  defineStaffJobs(deps.agenda);
+}
+
+/** Recurring jobs, scheduled once the worker's job processor has started. */
+export async function scheduleJobs(deps: AppDeps): Promise<void> {
+  await scheduleStaffJobs(deps.agenda);
 }

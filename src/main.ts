@@ -11,7 +11,7 @@ import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './infra/config.js';
 import { createInfra, ensureIndexes } from './infra/runtime.js';
-import { defineJobs } from './jobs.js';
+import { defineJobs, scheduleJobs } from './jobs.js';
 import { createServices, type AppDeps } from './services.js';
 
 export interface StartOptions {
@@ -64,6 +64,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     if (runsWorker) {
       defineJobs(deps);
       await infra.agenda.start();
+      await scheduleJobs(deps);
       logger.info({ processEveryMs: config.agenda.processEveryMs }, 'worker started');
     }
   } catch (err) {

@@ -19,7 +19,6 @@ export interface StaffDoc {
   status: StaffStatus;
   /** Changes whenever sessions must die (disable, role or password change); access tokens carry it. */
   sessionVersion: string;
-  lastLoginAt?: Date;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -33,7 +32,6 @@ const staffSchema = new Schema<StaffDoc>(
     scope: { type: Schema.Types.Mixed, default: {} },
     status: { type: String, enum: ['active', 'disabled'], required: true },
     sessionVersion: { type: String, required: true },
-    lastLoginAt: Date,
   },
   { collection: 'staff', timestamps: true, versionKey: false, minimize: false },
 );
@@ -41,6 +39,22 @@ const staffSchema = new Schema<StaffDoc>(
 staffSchema.index({ username: 1 }, { unique: true });
 
 export const Staff = mongoose.model<StaffDoc>('Staff', staffSchema);
+
+/**
+ * Last sign-in per staff member, kept OUT of the staff document: FerretDB rewrites whole documents, so
+ * a sign-in's update racing an admin's "disable" on the same document could undo the disable.
+ */
+export interface StaffLoginDoc {
+  _id: string;
+  at: Date;
+}
+export const StaffLogin = mongoose.model<StaffLoginDoc>(
+  'StaffLogin',
+  new Schema<StaffLoginDoc>(
+    { _id: { type: String, required: true }, at: { type: Date, required: true } },
+    { collection: 'staff_logins', versionKey: false },
+  ),
+);
 
 export interface SessionDoc {
   _id: string;

@@ -4,13 +4,15 @@ import { pageOf } from './api/pagination.js';
 import { adminRoute, type AdminRoute } from './api/route.js';
 import { IdParams } from './api/schemas.js';
 import type { StaffAuth } from './auth/service.js';
-import { PERMISSIONS } from './permissions.js';
+import { PERMISSIONS, ROLE_PERMISSIONS, ROLES } from './permissions.js';
 import {
+  ChangeOwnPasswordBody,
   CreateStaffBody,
   LoginBody,
   MeView,
   RefreshBody,
   ResetPasswordBody,
+  RolesView,
   StaffListQuery,
   StaffView,
   TokenPair,
@@ -88,6 +90,37 @@ export function staffAdminRoutes(deps: StaffRouteDeps): AdminRoute[] {
       async (call) => ({
         staff: await accounts.get(call.principal.staffId),
         permissions: PERMISSIONS.filter((p) => call.principal.permissions.has(p)),
+      }),
+    ),
+    adminRoute(
+      {
+        method: 'post',
+        path: '/me/password',
+        permission: 'authenticated',
+        summary: 'Change your own password (needs the current one); every session ends, sign in again',
+        tags: ['auth'],
+        body: ChangeOwnPasswordBody,
+        audit: { action: 'staff.change_password', targetType: 'staff' },
+      },
+      async (call) => {
+        await auth.confirmPassword(call.principal, call.body.currentPassword, call);
+        await accounts.resetPassword(call.principal.staffId, call.body.newPassword);
+        call.audit.targetId = call.principal.staffId;
+        call.audit.after = { passwordChanged: true };
+      },
+    ),
+    adminRoute(
+      {
+        method: 'get',
+        path: '/roles',
+        permission: 'staff:manage',
+        summary: 'Roles and the permissions each grants (for the staff editor)',
+        tags: ['staff'],
+        response: RolesView,
+      },
+      async () => ({
+        roles: ROLES.map((role) => ({ role, permissions: [...ROLE_PERMISSIONS[role]] })),
+        permissions: [...PERMISSIONS],
       }),
     ),
     adminRoute(

@@ -61,6 +61,18 @@ export const UpdateStaffBody = z
   .refine((b) => Object.keys(b).length > 0, 'change at least one field');
 export type UpdateStaffBody = z.infer<typeof UpdateStaffBody>;
 
+export const ChangeOwnPasswordBody = z
+  .object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema })
+  .strict()
+  .refine((b) => b.currentPassword !== b.newPassword, { message: 'choose a new password', path: ['newPassword'] });
+
+export const RolesView = z
+  .object({
+    roles: z.array(z.object({ role: RoleSchema, permissions: z.array(z.string()) })),
+    permissions: z.array(z.string()),
+  })
+  .meta({ id: 'Roles' });
+
 export const ResetPasswordBody = z.object({ password: PasswordSchema }).strict();
 
 export const StaffListQuery = z

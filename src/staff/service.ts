@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { DomainError, isDuplicateKey } from '../infra/errors.js';
 import type { Logger } from '../infra/logger.js';
 import { findPage, type Page } from './api/pagination.js';
-import { Staff, StaffSession, type StaffDoc } from './model.js';
+import { Staff, StaffLogin, StaffSession, type StaffDoc } from './model.js';
 import { hashPassword } from './passwords.js';
 import type { Principal } from './principal.js';
 import type { CreateStaffBody, StaffListQuery, StaffView, UpdateStaffBody } from './schemas.js';
@@ -14,7 +14,7 @@ export function newSessionVersion(): string {
   return randomBytes(9).toString('base64url');
 }
 
-export function presentStaff(doc: StaffDoc | Record<string, unknown>): StaffView {
+export function presentStaff(doc: StaffDoc | Record<string, unknown>, lastLoginAt?: Date): StaffView {
   const d = doc as StaffDoc;
   return {
     id: d._id.toHexString(),
@@ -23,9 +23,30 @@ export function presentStaff(doc: StaffDoc | Record<string, unknown>): StaffView
     roles: d.roles,
     scope: d.scope ?? {},
     status: d.status,
-    lastLoginAt: d.lastLoginAt ? d.lastLoginAt.toISOString() : null,
+    lastLoginAt: lastLoginAt ? lastLoginAt.toISOString() : null,
     createdAt: d.createdAt.toISOString(),
   };
+}
+
+/** Records a sign-in time (its own document: see StaffLogin). */
+export async function recordLogin(staffId: string, at: Date): Promise<void> {
+  try {
+    await StaffLogin.updateOne({ _id: staffId }, { $set: { at } }, { upsert: true });
+  } catch (err) {
+    // Two first sign-ins at once: both upserts insert, one loses on _id; either time will do.
+    if (!isDuplicateKey(err)) throw err;
+  }
+}
+
+async function lastLogins(ids: string[]): Promise<Map<string, Date>> {
+  if (ids.length === 0) return new Map();
+  const rows = await StaffLogin.find({ _id: { $in: ids } }).lean();
+  return new Map(rows.map((r) => [r._id, r.at]));
+}
+
+async function withLastLogin(view: StaffView): Promise<StaffView> {
+  const at = (await lastLogins([view.id])).get(view.id);
+  return at ? { ...view, lastLoginAt: at.toISOString() } : view;
 }
 
 /** A short summary for the audit log: never the password hash. */
@@ -78,7 +99,7 @@ export function createStaffAccounts(deps: StaffAccountsDeps): StaffAccounts {
     const afterDoc = await load(id);
     if (killSessions)
       await deps.sessions.publish(id, { status: afterDoc.status, sessionVersion: afterDoc.sessionVersion });
-    return { before: presentStaff(beforeDoc), after: presentStaff(afterDoc) };
+    return { before: presentStaff(beforeDoc), after: await withLastLogin(presentStaff(afterDoc)) };
   }
 
   const accounts: StaffAccounts = {
@@ -101,19 +122,27 @@ export function createStaffAccounts(deps: StaffAccountsDeps): StaffAccounts {
       }
     },
     async get(id) {
-      return presentStaff(await load(id));
+      return withLastLogin(presentStaff(await load(id)));
     },
     async list(query) {
       const filter: Record<string, unknown> = {};
       if (query.status) filter.status = query.status;
       if (query.role) filter.roles = query.role;
-      return findPage(Staff, {
+      const page = await findPage(Staff, {
         filter,
         limit: query.limit,
         cursor: query.cursor,
         projection: { passwordHash: 0 },
-        present: presentStaff,
+        present: (doc) => presentStaff(doc),
       });
+      const logins = await lastLogins(page.items.map((s) => s.id));
+      return {
+        ...page,
+        items: page.items.map((s) => {
+          const at = logins.get(s.id);
+          return at ? { ...s, lastLoginAt: at.toISOString() } : s;
+        }),
+      };
     },
     async update(id, input) {
       const set: Partial<StaffDoc> = {};

@@ -39,6 +39,10 @@ describe('the admin API document', () => {
       'x-audit-action': 'staff.disable',
     });
     expect(doc.paths['/admin/api/auth/login']!.post!.security).toEqual([]);
+    const operationIds = Object.values(doc.paths).flatMap((ops) =>
+      Object.values(ops).map((op) => (op as unknown as { operationId: string }).operationId),
+    );
+    expect(new Set(operationIds).size).toBe(operationIds.length);
   });
 
   it('describes inputs from the same schemas the routes parse with', async () => {

@@ -15,7 +15,7 @@ import { bearer, givenStaff } from './support.js';
 /** Routes that need no token: keep this list short and deliberate. */
 const PUBLIC_ROUTES = ['POST /auth/login', 'POST /auth/refresh'];
 /** Routes any signed-in staff member may call about their own session. */
-const SELF_ROUTES = ['POST /auth/logout', 'GET /me'];
+const SELF_ROUTES = ['POST /auth/logout', 'GET /me', 'POST /me/password'];
 
 const keyOf = (def: { method: string; path: string }) => `${def.method.toUpperCase()} ${def.path}`;
 const concretePath = (path: string) => path.replace(/:[A-Za-z0-9_]+/g, () => randomBytes(12).toString('hex'));

@@ -88,3 +88,66 @@ describe('staff management', () => {
     expect(res.body.error.code).toBe('unsupported_media_type');
   });
 });
+
+describe('own password and roles listing', () => {
+  const t = useTestApp();
+
+  it('changes the own password only with the current one, and ends every session', async () => {
+    const s = await givenStaff(t(), ['service']);
+    const wrong = await t()
+      .http.post('/admin/api/me/password')
+      .set(bearer(s.accessToken))
+      .send({ currentPassword: 'not-my-password', newPassword: 'my-new-password-1' });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.error.code).toBe('wrong_password');
+    const same = await t()
+      .http.post('/admin/api/me/password')
+      .set(bearer(s.accessToken))
+      .send({ currentPassword: s.password, newPassword: s.password });
+    expect(same.status).toBe(400);
+    await t()
+      .http.post('/admin/api/me/password')
+      .set(bearer(s.accessToken))
+      .send({ currentPassword: s.password, newPassword: 'my-new-password-1' })
+      .expect(204);
+    expect((await t().http.get('/admin/api/me').set(bearer(s.accessToken))).status).toBe(401);
+    const login = await t()
+      .http.post('/admin/api/auth/login')
+      .send({ username: s.username, password: 'my-new-password-1' });
+    expect(login.status).toBe(200);
+  });
+
+  it('lists roles with their permissions for staff managers', async () => {
+    const admin = await givenStaff(t(), ['admin']);
+    const res = await t().http.get('/admin/api/roles').set(bearer(admin.accessToken));
+    expect(res.status).toBe(200);
+    const auditor = (res.body.roles as Array<{ role: string; permissions: string[] }>).find(
+      (r) => r.role === 'auditor',
+    );
+    expect(auditor!.permissions).toContain('audit:read');
+    expect(res.body.permissions).toContain('push:approve');
+  });
+});
+
+describe('sign-ins racing staff changes', () => {
+  const t = useTestApp();
+
+  it('never lets concurrent sign-ins undo a disable, and records the last sign-in apart', async () => {
+    const admin = await givenStaff(t(), ['admin']);
+    const s = await givenStaff(t(), ['sales']);
+    const logins = Array.from({ length: 4 }, () =>
+      t().http.post('/admin/api/auth/login').send({ username: s.username, password: s.password }),
+    );
+    const disable = t().http.post(`/admin/api/staff/${s.id}/disable`).set(bearer(admin.accessToken));
+    const [disabled] = await Promise.all([disable, ...logins]);
+    expect(disabled.status).toBe(200);
+    expect((await Staff.findById(s.id).lean())!.status).toBe('disabled');
+    const view = await t().http.get(`/admin/api/staff/${s.id}`).set(bearer(admin.accessToken));
+    expect(view.body.status).toBe('disabled');
+    const list = await t().http.get('/admin/api/staff?limit=200').set(bearer(admin.accessToken));
+    const adminListed = (list.body.items as Array<{ id: string; lastLoginAt: string | null }>).find(
+      (x) => x.id === admin.id,
+    );
+    expect(adminListed!.lastLoginAt).toBeNull(); // givenStaff starts a session without signing in
+  });
+});

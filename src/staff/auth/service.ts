@@ -9,7 +9,7 @@ import { RefreshToken, Staff, StaffSession, type StaffDoc } from '../model.js';
 import { verifyPassword } from '../passwords.js';
 import { permissionsOf } from '../permissions.js';
 import type { Principal } from '../principal.js';
-import { presentStaff } from '../service.js';
+import { presentStaff, recordLogin } from '../service.js';
 import type { StaffView } from '../schemas.js';
 import type { AccessTokens } from './tokens.js';
 import type { LoginThrottle } from './throttle.js';
@@ -45,6 +45,11 @@ export interface StaffAuth {
   logout(principal: Principal): Promise<void>;
   /** Verifies an access token and the live state behind it. */
   authenticate(accessToken: string): Promise<Principal>;
+  /**
+   * Checks the caller's current password (throttled like a sign-in) before they change it; the change
+   * itself is StaffAccounts.resetPassword, which ends every session.
+   */
+  confirmPassword(principal: Principal, password: string, client: ClientInfo): Promise<void>;
   /** Starts a session for an already-authenticated staff member (login, and tests). */
   startSession(staff: StaffDoc, client: ClientInfo): Promise<TokenPair>;
 }
@@ -119,9 +124,9 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
         throw refused('invalid_credentials', 'Wrong username or password.');
       await deps.throttle.succeeded(username, client.ip);
       const at = now();
-      await Staff.updateOne({ _id: staff._id }, { $set: { lastLoginAt: at } });
+      await recordLogin(staff._id.toHexString(), at);
       const tokens = await auth.startSession(staff, client);
-      return { tokens, staff: presentStaff({ ...staff, lastLoginAt: at }) };
+      return { tokens, staff: presentStaff(staff, at) };
     },
 
     async refresh(presented, client) {
@@ -160,6 +165,14 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
         refreshToken: next,
         refreshExpiresAt: session.expiresAt.toISOString(),
       };
+    },
+
+    async confirmPassword(principal, password, client) {
+      await deps.throttle.attempt(principal.username, client.ip);
+      const staff = await Staff.findById(principal.staffId).lean();
+      if (!staff || !(await verifyPassword(staff.passwordHash, password)))
+        throw new DomainError('forbidden', 'wrong_password', 'The current password is wrong.');
+      await deps.throttle.succeeded(principal.username, client.ip);
     },
 
     async logout(principal) {
