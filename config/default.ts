@@ -29,5 +29,10 @@ const defaults: Record<string, string> = {
   JWT_REFRESH_TTL_SECONDS: '1209600',
   SANDBOX: 'false',
   SANDBOX_PORT: '3900',
+  CRM_TIERS: 'standard,silver,gold,vip',
+  CRM_OPT_OUT_KEYWORDS: 'TD,退订',
+  CRM_IMPORT_CHECKPOINT_ROWS: '1000',
+  CRM_ENRICH_BATCH_SIZE: '100',
+  CRM_ENRICH_BATCHES_PER_RUN: '10',
 };
 export default defaults;

@@ -21,5 +21,6 @@ const development: Record<string, string> = {
   JWT_SECRET: 'development-insecure-jwt-secret-change-me-0123456789',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-dev',
+  CRM_PHONE_KEY: 'ZGV2ZWxvcG1lbnQtY3JtLXBob25lLWtleS0wMDAwMDA=', // development-crm-phone-key-000000
 };
 export default development;

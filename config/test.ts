@@ -17,5 +17,6 @@ const testing: Record<string, string> = {
   JWT_SECRET: 'test-insecure-jwt-secret-0123456789abcdef',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-test',
+  CRM_PHONE_KEY: 'dGVzdC1pbnNlY3VyZS1jcm0tcGhvbmUta2V5LTAwMDA=', // test-insecure-crm-phone-key-0000
 };
 export default testing;

@@ -10,6 +10,7 @@ import { pingMongo } from './infra/mongo.js';
 import { pingRedis } from './infra/redis.js';
 import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
+import { ingestionRoutes } from './crm/ingestion/routes.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -26,8 +27,8 @@ export interface BuiltApp {
 }
 
 /** Each domain's routers, in the order they are matched. */
-function domainRoutes(_deps: AppDeps): Router[] {
-  return [];
+function domainRoutes(deps: AppDeps): Router[] {
+  return [ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes })];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
