@@ -3,7 +3,7 @@
  * move), so unmerge puts exactly those back. Timeline, tags and consent stay on their own profile and are
  * read through the survivor's family, so an unmerge needs nothing else.
  */
-import { Types } from 'mongoose';
+import type { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
 import { canonicalId } from '../profiles/family.js';
@@ -184,7 +184,8 @@ export async function resolveReview(
     const [a, b] = await Promise.all(review.profileIds.map((id) => canonicalId(id)));
     if (!a || !b) throw new DomainError('invalid', 'review_broken', 'The review does not name two profiles.');
     if (!a.equals(b)) {
-      const older = a.getTimestamp() <= b.getTimestamp() ? a : b;
+      // ObjectIds order by creation time (seconds, then a per-process counter): the older one survives.
+      const older = a.toHexString() <= b.toHexString() ? a : b;
       const target = input.targetId ?? older;
       if (!target.equals(a) && !target.equals(b))
         throw new DomainError('invalid', 'invalid_target', 'The target must be one of the two profiles.');

@@ -49,6 +49,10 @@ const STRENGTH: Record<IdentityKind, number> = {
   external_userid: 4,
 };
 
+function isLinking(i: IdentityInput): boolean {
+  return i.kind === 'unionid' || i.kind === 'customer_no' || (i.kind === 'phone' && (i.verified ?? false));
+}
+
 function rank(i: Pick<IdentityInput, 'kind' | 'verified'>): number {
   return STRENGTH[i.kind] + (i.kind === 'phone' && !i.verified ? 10 : 0);
 }
@@ -74,10 +78,17 @@ export async function resolveProfile(deps: CrmDeps, input: ResolveInput): Promis
   for (let attempt = 0; attempt < 4; attempt += 1) {
     const existing = await Identity.find({ $or: wanted.map((i) => ({ kind: i.kind, key: i.key })) }).lean();
     const find = (i: IdentityInput) => existing.find((e) => e.kind === i.kind && e.key === i.key);
+    // A phone decides which profile this is only when both sides verified it, or when nothing else was given.
+    const onlyPhones = wanted.every((w) => w.kind === 'phone');
+    const decisive = wanted.find((i) => {
+      const e = find(i);
+      return e !== undefined && (i.kind !== 'phone' || onlyPhones || (e.verified && (i.verified ?? false)));
+    });
     let target: Types.ObjectId;
     let created = false;
-    const anchor = wanted[0]!;
-    if (existing.length === 0) {
+    let anchor: IdentityInput | undefined;
+    if (!decisive) {
+      anchor = wanted.find((i) => find(i) === undefined)!;
       const fresh = new Types.ObjectId();
       try {
         await insertIdentity(anchor, fresh, input.source);
@@ -89,15 +100,19 @@ export async function resolveProfile(deps: CrmDeps, input: ResolveInput): Promis
       target = fresh;
       created = true;
     } else {
-      const strongest = wanted.find((i) => find(i) !== undefined)!;
-      target = await canonicalId(find(strongest)!.profileId);
+      target = await canonicalId(find(decisive)!.profileId);
     }
     for (const identity of wanted) {
-      if (created && identity === anchor) continue;
+      if (identity === anchor) continue;
       const have = find(identity);
       if (have) {
         const owner = await canonicalId(have.profileId);
-        if (!owner.equals(target)) target = await reconcile(deps, target, owner, identity, have);
+        if (owner.equals(target)) continue;
+        // A channel identity (openid, external_userid) owned elsewhere is joined to this profile by the
+        // event's strongest linking identity (unionid, customer number, verified phone), if it has one.
+        const channel = identity.kind === 'openid' || identity.kind === 'external_userid';
+        const via = (channel && wanted.find(isLinking)) || identity;
+        target = await reconcile(deps, target, owner, via, via === identity ? have : (find(via) ?? via));
       } else {
         target = await attachIdentity(deps, identity, target, input.source);
       }
@@ -153,12 +168,12 @@ async function reconcile(
   target: Types.ObjectId,
   other: Types.ObjectId,
   via: IdentityInput,
-  owned: Pick<IdentityDoc, 'verified'>,
+  owned: { verified?: boolean },
 ): Promise<Types.ObjectId> {
   const linking =
     via.kind === 'unionid' ||
-    (via.kind === 'customer_no' && owned.verified && (via.verified ?? false)) ||
-    (via.kind === 'phone' && owned.verified && (via.verified ?? false));
+    (via.kind === 'customer_no' && (owned.verified ?? false) && (via.verified ?? false)) ||
+    (via.kind === 'phone' && (owned.verified ?? false) && (via.verified ?? false));
   const reason = linking ? await contradiction(target, other) : `${via.kind} already belongs to another profile`;
   const undone =
     linking && !reason
@@ -172,7 +187,7 @@ async function reconcile(
       : null;
   if (linking && !reason && !undone) {
     // The older profile survives: a deterministic choice, so racing links agree on the direction.
-    const [older, newer] = target.getTimestamp() <= other.getTimestamp() ? [target, other] : [other, target];
+    const [older, newer] = target.toHexString() <= other.toHexString() ? [target, other] : [other, target];
     try {
       await mergeProfiles(deps, { sourceId: newer, targetId: older, reason: `same ${via.kind}`, by: 'system' });
     } catch (err) {

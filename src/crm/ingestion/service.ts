@@ -80,7 +80,7 @@ async function ingestOne(
   const parsed = IngestEvent.safeParse(raw);
   const keyGuess =
     typeof raw === 'object' && raw !== null && typeof (raw as { idempotencyKey?: unknown }).idempotencyKey === 'string'
-      ? ((raw as { idempotencyKey: string }).idempotencyKey.slice(0, 128) as string)
+      ? (raw as { idempotencyKey: string }).idempotencyKey.slice(0, 128)
       : undefined;
   if (!parsed.success)
     return {

@@ -377,7 +377,7 @@ export async function exportProfilesCsv(
   const rows = Readable.from(
     (async function* () {
       for await (const doc of cursor) {
-        const p = presentProfile(doc as ProfileDoc);
+        const p = presentProfile(doc);
         yield { ...p, attributes: undefined };
       }
     })(),
