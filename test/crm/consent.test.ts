@@ -12,17 +12,25 @@ describe('crm: consent', () => {
     const { profileId } = await crm.followers.record(followerEvent({ account: 'fund', openid: o }));
     const subject = { profileId: Types.ObjectId.createFromHexString(profileId) };
     expect(await crm.consent.isMarketingAllowed(subject, 'wechat')).toBe(true);
-    expect(await crm.consent.handleInboundText({ account: 'fund', openid: o, text: ' 退订 ' })).toEqual({ optedOut: true });
+    expect(await crm.consent.handleInboundText({ account: 'fund', openid: o, text: ' 退订 ' })).toEqual({
+      optedOut: true,
+    });
     expect(await crm.consent.isMarketingAllowed(subject, 'wechat')).toBe(false);
-    expect(await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', o) }, 'wechat')).toBe(false);
+    expect(await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', o) }, 'wechat')).toBe(
+      false,
+    );
   });
 
   it('keywords are the configured ones, trimmed and case-insensitive; other texts change nothing', async () => {
     const { crm } = t().deps;
     const o = openid();
     await crm.followers.record(followerEvent({ account: 'fund', openid: o }));
-    expect(await crm.consent.handleInboundText({ account: 'fund', openid: o, text: 'TD please' })).toEqual({ optedOut: false });
-    expect(await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', o) }, 'wechat')).toBe(true);
+    expect(await crm.consent.handleInboundText({ account: 'fund', openid: o, text: 'TD please' })).toEqual({
+      optedOut: false,
+    });
+    expect(await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', o) }, 'wechat')).toBe(
+      true,
+    );
     expect(crm.consent.isOptOutKeyword('td')).toBe(true);
     expect(crm.consent.isOptOutKeyword('UNSUBSCRIBE')).toBe(true);
     expect(crm.consent.isOptOutKeyword('退')).toBe(false);
@@ -61,6 +69,8 @@ describe('crm: consent', () => {
 
   it('nobody we know is never marketed to', async () => {
     const { crm } = t().deps;
-    expect(await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', openid()) }, 'wechat')).toBe(false);
+    expect(
+      await crm.consent.isMarketingAllowed({ identity: crm.identities.of.openid('fund', openid()) }, 'wechat'),
+    ).toBe(false);
   });
 });
