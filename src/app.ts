@@ -11,6 +11,7 @@ import { pingRedis } from './infra/redis.js';
 import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
 import { ingestionRoutes } from './crm/ingestion/routes.js';
+import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -26,9 +27,17 @@ export interface BuiltApp {
   inFlight: ReturnType<typeof createInFlight>;
 }
 
+/** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
+export function adminRoutes(deps: AppDeps): AdminRoute[] {
+  return [...staffDomainAdminRoutes(deps)];
+}
+
 /** Each domain's routers, in the order they are matched. */
 function domainRoutes(deps: AppDeps): Router[] {
-  return [ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes })];
+  return [
+    adminApi(deps, adminRoutes(deps)),
+    ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes }),
+  ];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {

@@ -33,6 +33,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const { logger } = infra;
   const deps = await createServices(infra);
   await ensureIndexes();
+  await deps.staff.accounts.seedFirstAdmin(config.auth.adminUsername, config.auth.adminPassword);
 
   const runsWeb = config.role === 'web' || config.role === 'all';
   const runsWorker = config.role === 'worker' || config.role === 'all';

@@ -4,12 +4,15 @@
  */
 import { createCrm, type Crm } from './crm/index.js';
 import type { Infra } from './infra/runtime.js';
+import { createStaffDomain, type StaffDomain } from './staff/index.js';
 
-export type AppDeps = Infra & { crm: Crm };
+/** Staff domain: `staff` (auth, accounts), `approvals` (four-eyes), `audit` (append-only log); and the CRM. */
+export type AppDeps = Infra & StaffDomain & { crm: Crm };
 
 export async function createServices(infra: Infra): Promise<AppDeps> {
-  // The integrator wires the CRM's ports here: followerInfo (OA user/info/batchget), wechatTags (OA tags API),
-  // audit (staff audit log), and subscribes crm.followers.record / crm.wecom.recordContact to the gateway's events.
+  const staffDomain = createStaffDomain(infra);
+  // The integrator wires the CRM's other ports here: followerInfo (OA user/info/batchget), wechatTags (OA tags
+  // API), and subscribes crm.followers.record / crm.wecom.recordContact to the gateway's events.
   const crm = createCrm({ config: infra.config, logger: infra.logger, redis: infra.redis });
-  return { ...infra, crm };
+  return { ...infra, ...staffDomain, crm };
 }

@@ -104,7 +104,17 @@ export interface AppConfig {
     refreshTtlSeconds: number;
     adminUsername?: string;
     adminPassword?: string;
+    /** The `kid` of JWT_SECRET (signs new tokens) and of JWT_SECRET_PREVIOUS (still verifies during rotation). */
+    jwtKeyId: string;
+    jwtKeyIdPrevious: string;
+    /** Login throttling: attempts per username and per IP within the window, then a lockout. */
+    loginMaxAttemptsPerUser: number;
+    loginMaxAttemptsPerIp: number;
+    loginWindowSeconds: number;
+    loginLockoutSeconds: number;
   };
+  /** Four-eyes approvals: actions above these sizes need a second staff member's approval. */
+  approvals: { pushAudienceThreshold: number; campaignBudgetFenThreshold: number; ttlSeconds: number };
   sandbox: { enabled: boolean; port: number };
   crm: CrmConfig;
 }
@@ -413,6 +423,25 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   if (adminPassword !== undefined && adminPassword.length < 10)
     problems.push('ADMIN_PASSWORD is invalid: at least 10 characters');
 
+  const KID = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
+  const jwtKeyId = take(raw, 'JWT_KEY_ID', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
+  const jwtKeyIdPrevious = take(raw, 'JWT_KEY_ID_PREVIOUS', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
+  if (jwtKeyId && jwtKeyId === jwtKeyIdPrevious)
+    problems.push('JWT_KEY_ID_PREVIOUS is invalid: must differ from JWT_KEY_ID');
+  const loginMaxAttemptsPerUser = take(raw, 'LOGIN_MAX_ATTEMPTS_PER_USER', positiveInt, problems);
+  const loginMaxAttemptsPerIp = take(raw, 'LOGIN_MAX_ATTEMPTS_PER_IP', positiveInt, problems);
+  const loginWindowSeconds = take(raw, 'LOGIN_WINDOW_SECONDS', positiveInt, problems, 'seconds');
+  const loginLockoutSeconds = take(raw, 'LOGIN_LOCKOUT_SECONDS', positiveInt, problems, 'seconds');
+  const pushAudienceThreshold = take(raw, 'APPROVAL_PUSH_AUDIENCE_THRESHOLD', nonNegativeInt, problems, 'recipients');
+  const campaignBudgetFenThreshold = take(
+    raw,
+    'APPROVAL_CAMPAIGN_BUDGET_FEN_THRESHOLD',
+    nonNegativeInt,
+    problems,
+    'an amount in fen',
+  );
+  const approvalTtlSeconds = take(raw, 'APPROVAL_TTL_SECONDS', positiveInt, problems, 'seconds');
+
   const sandboxEnabled = take(raw, 'SANDBOX', bool, problems, 'true or false');
   const sandboxPort = take(raw, 'SANDBOX_PORT', port, problems, 'a port number');
 
@@ -464,6 +493,17 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       refreshTtlSeconds: refreshTtlSeconds!,
       adminUsername,
       adminPassword,
+      jwtKeyId: jwtKeyId!,
+      jwtKeyIdPrevious: jwtKeyIdPrevious!,
+      loginMaxAttemptsPerUser: loginMaxAttemptsPerUser!,
+      loginMaxAttemptsPerIp: loginMaxAttemptsPerIp!,
+      loginWindowSeconds: loginWindowSeconds!,
+      loginLockoutSeconds: loginLockoutSeconds!,
+    },
+    approvals: {
+      pushAudienceThreshold: pushAudienceThreshold!,
+      campaignBudgetFenThreshold: campaignBudgetFenThreshold!,
+      ttlSeconds: approvalTtlSeconds!,
     },
     sandbox: { enabled: sandboxEnabled!, port: sandboxPort! },
     crm: crm!,
