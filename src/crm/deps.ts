@@ -5,6 +5,7 @@
 import type { CrmConfig } from '../infra/config.js';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
+import type { ScopeOf } from '../staff/index.js';
 import type { PhoneVault } from './phone.js';
 
 /** A follower's details as WeChat's user/info/batchget reports them (no nickname: WeChat stopped sending it). */
@@ -36,12 +37,11 @@ export interface CrmAudit {
   record(entry: { actor: string; action: string; target?: string; details?: Record<string, unknown> }): Promise<void>;
 }
 
-/** A sales data scope: undefined means all; each given list restricts (AND between lists). */
-export interface ProfileScope {
-  ownerIds?: string[];
-  regions?: string[];
-  tiers?: string[];
-}
+/**
+ * A caller's data scope (the staff domain's ScopeOf: staff id + { own?, regions?, tiers? }), applied inside
+ * the CRM's queries; undefined means a system caller that sees every profile.
+ */
+export type ProfileScope = ScopeOf;
 
 export interface CrmDeps {
   config: CrmConfig;

@@ -14,7 +14,7 @@ export const IMPORT_FIELDS = [
   'gender',
   'region',
   'tier',
-  'ownerId',
+  'ownerStaffId',
   'tags',
 ] as const;
 export type ImportField = (typeof IMPORT_FIELDS)[number];

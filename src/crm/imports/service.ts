@@ -27,7 +27,7 @@ import {
 
 export interface CreateImportInput {
   filePath: string;
-  /** CSV header → field (name, phone, phoneVerified, customerNo, unionid, gender, region, tier, ownerId, tags) or attr:<key>. */
+  /** CSV header → field (name, phone, phoneVerified, customerNo, unionid, gender, region, tier, ownerStaffId, tags) or attr:<key>. */
   mapping: Record<string, string>;
   kind: 'customer' | 'lead';
   dryRun: boolean;
@@ -141,8 +141,8 @@ function validateRow(ctx: RunContext, row: number, record: Record<string, string
     if (!ctx.deps.config.tiers.includes(tier)) reasons.push(`tier: one of ${ctx.deps.config.tiers.join(', ')}`);
     else fields.tier = tier;
   }
-  const ownerId = value('ownerId');
-  if (ownerId !== undefined) fields.ownerId = ownerId;
+  const ownerStaffId = value('ownerStaffId');
+  if (ownerStaffId !== undefined) fields.ownerStaffId = ownerStaffId;
   const tags = value('tags');
   if (tags !== undefined) {
     for (const t of tags

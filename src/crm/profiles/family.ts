@@ -6,7 +6,10 @@ import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import { Profile, type ProfileDoc } from './model.js';
 
 export type ProfileSeed = Partial<
-  Pick<ProfileDoc, 'name' | 'gender' | 'region' | 'phone' | 'tier' | 'ownerId' | 'attributes' | 'lastInteractionAt'>
+  Pick<
+    ProfileDoc,
+    'name' | 'gender' | 'region' | 'phone' | 'tier' | 'ownerStaffId' | 'attributes' | 'lastInteractionAt'
+  >
 > & {
   stage: ProfileDoc['stage'];
   source: string;

@@ -16,7 +16,7 @@ export interface ProfileDoc {
   phone?: { enc: string; hash: string; masked: string; verified: boolean };
   tier: string;
   stage: LifecycleStage;
-  ownerId?: string;
+  ownerStaffId?: string;
   attributes: Record<string, unknown>;
   /** Set while this profile is merged into another (the survivor); undone by unmerge. */
   mergedInto?: Types.ObjectId;
@@ -41,7 +41,7 @@ const profileSchema = new Schema<ProfileDoc>(
     },
     tier: { type: String, required: true },
     stage: { type: String, enum: LIFECYCLE_STAGES, required: true },
-    ownerId: { type: String },
+    ownerStaffId: { type: String },
     attributes: { type: Schema.Types.Mixed, default: () => ({}) },
     mergedInto: { type: Schema.Types.ObjectId },
     source: { type: String, required: true },
@@ -52,7 +52,7 @@ const profileSchema = new Schema<ProfileDoc>(
 // profileFamily(): the profiles merged into a survivor.
 profileSchema.index({ mergedInto: 1 });
 // searchProfiles by owner (sales data scope), tier, region, name, phone hash.
-profileSchema.index({ ownerId: 1, _id: -1 });
+profileSchema.index({ ownerStaffId: 1, _id: -1 });
 profileSchema.index({ tier: 1, _id: -1 });
 profileSchema.index({ region: 1 });
 profileSchema.index({ name: 1 });

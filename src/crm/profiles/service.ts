@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import { Types, type QueryFilter } from 'mongoose';
 import { DomainError } from '../../infra/errors.js';
+import { scopeFilter as staffScopeFilter } from '../../staff/index.js';
 import type { CrmDeps, ProfileScope } from '../deps.js';
 import { consentSummary } from '../consent/service.js';
 import { Follower } from '../followers/model.js';
@@ -39,7 +40,7 @@ export interface PresentedProfile {
   phoneVerified?: boolean;
   tier: string;
   stage: LifecycleStage;
-  ownerId?: string;
+  ownerStaffId?: string;
   attributes: Record<string, unknown>;
   mergedInto?: string;
   source: string;
@@ -57,7 +58,7 @@ export function presentProfile(p: ProfileDoc): PresentedProfile {
     phoneVerified: p.phone?.verified,
     tier: p.tier,
     stage: p.stage,
-    ownerId: p.ownerId,
+    ownerStaffId: p.ownerStaffId,
     attributes: p.attributes,
     mergedInto: p.mergedInto?.toHexString(),
     source: p.source,
@@ -66,13 +67,9 @@ export function presentProfile(p: ProfileDoc): PresentedProfile {
   };
 }
 
-/** The query filter of a data scope (empty for "all"). */
+/** The query filter of a data scope (empty for system callers); profiles keep ownerStaffId, region, tier. */
 export function scopeFilter(scope: ProfileScope | undefined): QueryFilter<ProfileDoc> {
-  const f: QueryFilter<ProfileDoc> = {};
-  if (scope?.ownerIds) f.ownerId = { $in: scope.ownerIds };
-  if (scope?.regions) f.region = { $in: scope.regions };
-  if (scope?.tiers) f.tier = { $in: scope.tiers };
-  return f;
+  return scope ? (staffScopeFilter(scope) as QueryFilter<ProfileDoc>) : {};
 }
 
 /** A current (unmerged) profile inside the scope, or not_found (never "forbidden": no existence leak). */
@@ -127,7 +124,7 @@ export interface ProfilePatch {
   gender?: Gender;
   region?: string;
   stage?: LifecycleStage;
-  ownerId?: string | null;
+  ownerStaffId?: string | null;
   phone?: { number: string; verified: boolean } | null;
 }
 
@@ -139,10 +136,10 @@ export async function updateProfile(
   const doc = await scopedProfile(input.profileId, input.scope);
   const set: Record<string, unknown> = {};
   const unset: Record<string, 1> = {};
-  const { phone, ownerId, ...plain } = input.patch;
+  const { phone, ownerStaffId, ...plain } = input.patch;
   Object.assign(set, Object.fromEntries(Object.entries(plain).filter(([, v]) => v !== undefined)));
-  if (ownerId === null) unset.ownerId = 1;
-  else if (ownerId !== undefined) set.ownerId = ownerId;
+  if (ownerStaffId === null) unset.ownerStaffId = 1;
+  else if (ownerStaffId !== undefined) set.ownerStaffId = ownerStaffId;
   if (phone === null) unset.phone = 1;
   else if (phone) {
     const stored = deps.phones.protect(phone.number);
@@ -282,7 +279,7 @@ export interface ProfileQuery {
   tagId?: Types.ObjectId;
   tier?: string;
   stage?: LifecycleStage;
-  ownerId?: string;
+  ownerStaffId?: string;
   region?: string;
   attribute?: { key: string; value: string | number | boolean };
 }
@@ -313,7 +310,7 @@ async function searchFilter(
   if (query.name) and.push({ name: { $regex: `^${escapeRegex(query.name)}` } });
   if (query.tier) and.push({ tier: query.tier });
   if (query.stage) and.push({ stage: query.stage });
-  if (query.ownerId) and.push({ ownerId: query.ownerId });
+  if (query.ownerStaffId) and.push({ ownerStaffId: query.ownerStaffId });
   if (query.region) and.push({ region: query.region });
   if (query.attribute) {
     if (!/^[a-z][a-z0-9_]{0,39}$/.test(query.attribute.key))
@@ -351,7 +348,17 @@ export async function searchProfiles(
   };
 }
 
-const EXPORT_COLUMNS = ['id', 'name', 'gender', 'region', 'phone', 'tier', 'stage', 'ownerId', 'createdAt'] as const;
+const EXPORT_COLUMNS = [
+  'id',
+  'name',
+  'gender',
+  'region',
+  'phone',
+  'tier',
+  'stage',
+  'ownerStaffId',
+  'createdAt',
+] as const;
 
 /**
  * A filtered list as CSV, streamed from a cursor (memory stays flat for any size), phones masked.
