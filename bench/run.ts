@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { benchCrmImport } from './crm-import.js';
 import { benchHealthz } from './healthz.js';
 import { ROOT } from './lib/service.js';
 
@@ -15,7 +16,10 @@ interface Bench {
   run(): Promise<string>;
 }
 
-const BENCHES: Bench[] = [{ name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz }];
+const BENCHES: Bench[] = [
+  { name: 'healthz', title: 'HTTP stack: GET /healthz', run: benchHealthz },
+  { name: 'crm-import', title: 'CRM: streaming CSV import (100k rows)', run: () => benchCrmImport() },
+];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const selected = wanted.length > 0 ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES;

@@ -250,10 +250,28 @@ async function writeFresh(
 ): Promise<number> {
   if (fresh.length === 0) return 0;
   const source = `import:${String(ctx.job._id)}`;
+  const now = ctx.deps.now();
   const ids = fresh.map(() => new Types.ObjectId());
-  const anchors = fresh.map((v, n) => ({ ...v.identities[0]!, profileId: ids[n]!, source, createdAt: ctx.deps.now() }));
-  const failed = await insertIgnoringDuplicates(Identity, anchors);
+  const anchors = fresh.map((v, n) => ({ ...v.identities[0]!, profileId: ids[n]!, source, createdAt: now }));
+  const profiles = fresh.map((v, n) => ({
+    _id: ids[n]!,
+    tier: ctx.deps.config.tiers[0]!,
+    stage: ctx.job.kind === 'customer' ? 'customer' : 'lead',
+    source,
+    attributes: {},
+    ...v.fields,
+    createdAt: now,
+    updatedAt: now,
+  }));
+  // Profiles and anchor identities go in parallel (two round trips, not four); a profile whose anchor
+  // lost to another writer is deleted right after, so it never carries an identity.
+  const [failed] = await Promise.all([
+    insertIgnoringDuplicates(Identity, anchors),
+    Profile.collection.insertMany(profiles, { ordered: false }),
+  ]);
   const won = fresh.map((_, n) => !failed.has(n));
+  const lost = ids.filter((_, n) => !won[n]);
+  if (lost.length > 0) await Profile.deleteMany({ _id: { $in: lost } });
   // Someone else linked the same identity meanwhile: those rows are matches, not new profiles.
   fresh.forEach((v, n) => {
     if (won[n]) return;
@@ -265,28 +283,13 @@ async function writeFresh(
       reasons: ['linked concurrently by another writer'],
     });
   });
-  const now = ctx.deps.now();
-  const profiles = fresh
-    .map((v, n) => ({
-      _id: ids[n]!,
-      tier: ctx.deps.config.tiers[0]!,
-      stage: ctx.job.kind === 'customer' ? 'customer' : 'lead',
-      source,
-      attributes: {},
-      ...v.fields,
-      createdAt: now,
-      updatedAt: now,
-    }))
-    .filter((_, n) => won[n]);
-  await Profile.collection.insertMany(profiles, { ordered: false });
   const rest = fresh.flatMap((v, n) =>
     won[n] ? v.identities.slice(1).map((i) => ({ ...i, profileId: ids[n]!, source, createdAt: now })) : [],
   );
-  await insertIgnoringDuplicates(Identity, rest);
   const tags = fresh.flatMap((v, n) =>
     won[n] ? v.tagIds.map((tagId) => ({ profileId: ids[n]!, tagId, source, at: now })) : [],
   );
-  await insertIgnoringDuplicates(ProfileTag, tags);
+  await Promise.all([insertIgnoringDuplicates(Identity, rest), insertIgnoringDuplicates(ProfileTag, tags)]);
   return won.filter(Boolean).length;
 }
 
