@@ -13,6 +13,13 @@ export async function createServices(infra: Infra): Promise<AppDeps> {
   const staffDomain = createStaffDomain(infra);
   // The integrator wires the CRM's other ports here: followerInfo (OA user/info/batchget), wechatTags (OA tags
   // API), and subscribes crm.followers.record / crm.wecom.recordContact to the gateway's events.
-  const crm = createCrm({ config: infra.config, logger: infra.logger, redis: infra.redis });
+  const crm = createCrm({
+    config: infra.config,
+    logger: infra.logger,
+    redis: infra.redis,
+    schedule: async (job, data) => {
+      await infra.agenda.now(job, data);
+    },
+  });
   return { ...infra, ...staffDomain, crm };
 }

@@ -40,6 +40,8 @@ export interface CrmOptions {
   followerInfo?: FollowerInfoSource;
   wechatTags?: WechatTagSync;
   audit?: CrmAudit;
+  /** Queues a job now (Agenda's `now`): used to run uploaded imports on a worker. */
+  schedule?: (job: string, data: Record<string, unknown>) => Promise<void>;
   now?: () => Date;
 }
 
@@ -141,6 +143,13 @@ export function createCrm(options: CrmOptions) {
       create: bind(deps, imports.createImport),
       run: bind(deps, imports.runImport),
       report: imports.importReport,
+      createUpload: bind(deps, imports.createUploadImport),
+      appendChunk: bind(deps, imports.appendImportChunk),
+      /** Queues the run on a worker (crm.run-import); without a scheduler it runs in this process. */
+      start: async (jobId: Types.ObjectId) => {
+        if (options.schedule) await options.schedule('crm.run-import', { importId: jobId.toHexString() });
+        else await imports.runImport(deps, jobId);
+      },
     },
   };
 }

@@ -128,6 +128,8 @@ export interface CrmConfig {
   optOutKeywords: string[];
   /** Rows between two checkpoints of a CSV import (a resumed import restarts from the last one). */
   importCheckpointRows: number;
+  /** Where uploaded import files are kept until their import completes. */
+  importDir: string;
   /** Follower info enrichment: openids per batchget call (WeChat allows 100) and calls per job run. */
   enrichBatchSize: number;
   enrichBatchesPerRun: number;
@@ -525,15 +527,25 @@ function readCrm(raw: RawSettings, problems: string[]): CrmConfig | undefined {
   const tiers = take(raw, 'CRM_TIERS', list, problems, 'comma-separated tier names, lowest first');
   const optOutKeywords = take(raw, 'CRM_OPT_OUT_KEYWORDS', list, problems, 'comma-separated keywords such as TD,退订');
   const importCheckpointRows = take(raw, 'CRM_IMPORT_CHECKPOINT_ROWS', positiveInt, problems, 'rows');
+  const importDir = take(raw, 'CRM_IMPORT_DIR', z.string().min(1), problems, 'a directory path');
   const enrichBatchSize = take(raw, 'CRM_ENRICH_BATCH_SIZE', positiveInt.max(100), problems, '1-100 openids');
   const enrichBatchesPerRun = take(raw, 'CRM_ENRICH_BATCHES_PER_RUN', positiveInt, problems, 'batchget calls');
-  if (!keyText || !tiers || !optOutKeywords || !importCheckpointRows || !enrichBatchSize || !enrichBatchesPerRun)
+  if (
+    !keyText ||
+    !tiers ||
+    !optOutKeywords ||
+    !importCheckpointRows ||
+    !importDir ||
+    !enrichBatchSize ||
+    !enrichBatchesPerRun
+  )
     return undefined;
   return {
     phoneKey: Buffer.from(keyText, 'base64'),
     tiers,
     optOutKeywords,
     importCheckpointRows,
+    importDir,
     enrichBatchSize,
     enrichBatchesPerRun,
   };

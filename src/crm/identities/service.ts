@@ -10,7 +10,7 @@ import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
 import { canonicalId, ensureProfile, profileFamily, type ProfileSeed } from '../profiles/family.js';
-import { Identity, LinkReview, Merge, type IdentityDoc, type IdentityKind } from './model.js';
+import { Identity, LinkReview, Merge, type IdentityKind } from './model.js';
 import { mergeProfiles } from './merge.js';
 
 export interface IdentityInput {

@@ -5,6 +5,8 @@
  * rows at a time, so memory stays flat whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parse as parseCsv } from 'csv-parse';
 import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
@@ -414,4 +416,40 @@ export async function importReport(
     issues: page.map((i) => ({ row: i.row, outcome: i.outcome, reasons: i.reasons })),
     nextRow: issues.length > limit ? page[page.length - 1]?.row : undefined,
   };
+}
+
+/** Starts an import whose file arrives in chunks (the admin API): the file lives under CRM_IMPORT_DIR. */
+export async function createUploadImport(
+  deps: CrmDeps,
+  input: Omit<CreateImportInput, 'filePath'>,
+): Promise<ImportJobDoc> {
+  await mkdir(deps.config.importDir, { recursive: true });
+  const filePath = join(deps.config.importDir, `${new Types.ObjectId().toHexString()}.csv`);
+  await writeFile(filePath, '');
+  return createImport(deps, { ...input, filePath });
+}
+
+/**
+ * Appends chunk `seq` (0, 1, 2, …) of the file. A retried chunk is acknowledged without writing twice; a
+ * chunk out of order is refused with the expected number.
+ */
+export async function appendImportChunk(
+  deps: CrmDeps,
+  input: { jobId: Types.ObjectId; seq: number; data: string },
+): Promise<{ received: number; duplicate: boolean }> {
+  const job = await ImportJob.findById(input.jobId, { state: 1, filePath: 1 }).lean();
+  if (!job) throw new DomainError('not_found', 'import_not_found', 'No such import.');
+  if (job.state !== 'pending') throw new DomainError('conflict', 'import_started', 'The import has already started.');
+  const next = `crm:import-next:${String(job._id)}`;
+  const expected = Number((await deps.redis.get(next)) ?? '0');
+  if (input.seq < expected) return { received: expected, duplicate: true };
+  if (input.seq > expected)
+    throw new DomainError('conflict', 'chunk_out_of_order', `Send chunk ${expected} next.`, { expected });
+  // One writer per chunk number: a concurrent retry of the same chunk loses here.
+  if ((await deps.redis.set(`${next}:${input.seq}`, '1', 'EX', 86_400, 'NX')) !== 'OK')
+    return { received: expected, duplicate: true };
+  await appendFile(job.filePath, input.data);
+  const received = await deps.redis.incr(next);
+  await deps.redis.expire(next, 86_400);
+  return { received, duplicate: false };
 }

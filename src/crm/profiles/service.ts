@@ -69,7 +69,7 @@ export function presentProfile(p: ProfileDoc): PresentedProfile {
 
 /** The query filter of a data scope (empty for system callers); profiles keep ownerStaffId, region, tier. */
 export function scopeFilter(scope: ProfileScope | undefined): QueryFilter<ProfileDoc> {
-  return scope ? (staffScopeFilter(scope) as QueryFilter<ProfileDoc>) : {};
+  return scope ? (staffScopeFilter(scope)) : {};
 }
 
 /** A current (unmerged) profile inside the scope, or not_found (never "forbidden": no existence leak). */
