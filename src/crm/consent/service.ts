@@ -5,7 +5,7 @@
 import type { Types } from 'mongoose';
 import type { CrmDeps } from '../deps.js';
 import { findByIdentity, identityOf, resolveProfile, type IdentityInput } from '../identities/service.js';
-import { profileFamily } from '../profiles/family.js';
+import { profileFamily, idsFilter } from '../profiles/family.js';
 import { appendTimeline } from '../timeline/service.js';
 import { ConsentRecord, type ConsentChannel } from './model.js';
 
@@ -28,7 +28,7 @@ export async function isMarketingAllowed(
   const profileId = await subjectProfile(subject);
   if (!profileId) return false; // nobody we know: never market to them
   const family = await profileFamily(profileId);
-  const records = await ConsentRecord.find({ profileId: { $in: family }, channel: { $in: [channel, 'all'] } })
+  const records = await ConsentRecord.find({ profileId: idsFilter(family), channel: { $in: [channel, 'all'] } })
     .sort({ at: -1, _id: -1 })
     .limit(50)
     .lean();

@@ -9,7 +9,7 @@
 import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
-import { canonicalId, ensureProfile, profileFamily, type ProfileSeed } from '../profiles/family.js';
+import { canonicalId, ensureProfile, profileFamily, idsFilter, type ProfileSeed } from '../profiles/family.js';
 import { Identity, LinkReview, Merge, type IdentityKind } from './model.js';
 import { mergeProfiles } from './merge.js';
 
@@ -76,7 +76,10 @@ export async function resolveProfile(deps: CrmDeps, input: ResolveInput): Promis
     throw new DomainError('invalid', 'no_identity', 'At least one identity is needed.');
   const wanted = [...input.identities].sort((a, b) => rank(a) - rank(b));
   for (let attempt = 0; attempt < 4; attempt += 1) {
-    const existing = await Identity.find({ $or: wanted.map((i) => ({ kind: i.kind, key: i.key })) }).lean();
+    // One equality look-up per identity (FerretDB uses the unique index for equality, not for $or/$in).
+    const existing = (
+      await Promise.all(wanted.map((i) => Identity.findOne({ kind: i.kind, key: i.key }).lean()))
+    ).filter((e): e is NonNullable<typeof e> => e !== null);
     const find = (i: IdentityInput) => existing.find((e) => e.kind === i.kind && e.key === i.key);
     // A phone decides which profile this is only when both sides verified it, or when nothing else was given.
     const onlyPhones = wanted.every((w) => w.kind === 'phone');
@@ -257,7 +260,7 @@ export interface PresentedIdentity {
 /** A profile's identities (including merged profiles'), phones masked. */
 export async function identitiesOf(deps: CrmDeps, profileId: Types.ObjectId): Promise<PresentedIdentity[]> {
   const family = await profileFamily(profileId);
-  const rows = await Identity.find({ profileId: { $in: family } })
+  const rows = await Identity.find({ profileId: idsFilter(family) })
     .sort({ createdAt: 1 })
     .lean();
   return rows.map((r) => ({

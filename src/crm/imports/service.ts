@@ -193,14 +193,15 @@ async function processBatch(
       issues.push({ jobId: ctx.job._id, row, outcome: 'invalid', reasons: r.reasons });
     }
   }
-  // Dedup against stored identities, one query per kind for the whole batch.
+  // Dedup against stored identities: one equality look-up per identity, 16 at a time. FerretDB serves an
+  // equality on the unique (kind, key) index, while `$in` over a batch scans the collection (measured:
+  // an import slowed from ~800 to ~60 rows/s as the collection grew).
   const owners = new Map<string, Types.ObjectId>();
-  for (const kind of ['unionid', 'customer_no', 'phone'] as IdentityKind[]) {
-    const keys = valid.flatMap((v) => v.identities.filter((i) => i.kind === kind).map((i) => i.key));
-    if (keys.length === 0) continue;
-    const found = await Identity.find({ kind, key: { $in: keys } }, { kind: 1, key: 1, profileId: 1 }).lean();
-    for (const f of found) owners.set(idKey(f), f.profileId);
-  }
+  const wanted = [...new Map(valid.flatMap((v) => v.identities).map((i) => [idKey(i), i])).values()];
+  await forEachLimit(wanted, 16, async (i) => {
+    const found = await Identity.findOne({ kind: i.kind, key: i.key }, { profileId: 1 }).lean();
+    if (found) owners.set(idKey(i), found.profileId);
+  });
   const fresh: ValidRow[] = [];
   const inBatch = new Map<string, number>();
   const matchedTags: { profileId: Types.ObjectId; tagId: Types.ObjectId }[] = [];
@@ -293,6 +294,18 @@ async function writeFresh(
   );
   await Promise.all([insertIgnoringDuplicates(Identity, rest), insertIgnoringDuplicates(ProfileTag, tags)]);
   return won.filter(Boolean).length;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** insertMany that tolerates duplicate-key rejections; returns the indexes of the rejected documents. */

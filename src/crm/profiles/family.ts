@@ -40,7 +40,7 @@ export async function profileFamily(id: Types.ObjectId): Promise<Types.ObjectId[
   const family: Types.ObjectId[] = [id];
   let frontier: Types.ObjectId[] = [id];
   while (frontier.length > 0 && family.length < 1000) {
-    const merged = await Profile.find({ mergedInto: { $in: frontier } }, { _id: 1 }).lean();
+    const merged = await Profile.find({ mergedInto: idsFilter(frontier) }, { _id: 1 }).lean();
     frontier = merged.map((m) => m._id);
     family.push(...frontier);
   }
@@ -51,4 +51,9 @@ export function toObjectId(id: string | Types.ObjectId): Types.ObjectId {
   if (id instanceof Types.ObjectId) return id;
   if (!/^[0-9a-f]{24}$/i.test(id)) throw new DomainError('invalid', 'invalid_id', 'Not a valid id.');
   return new Types.ObjectId(id);
+}
+
+/** `{ $in: ids }`, or the id itself when there is one: FerretDB uses an index for equality, not for `$in`. */
+export function idsFilter(ids: Types.ObjectId[]): Types.ObjectId | { $in: Types.ObjectId[] } {
+  return ids.length === 1 ? ids[0]! : { $in: ids };
 }

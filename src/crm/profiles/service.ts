@@ -19,7 +19,7 @@ import { ProfileTag } from '../tags/model.js';
 import { tagsOf, type PresentedTag } from '../tags/service.js';
 import { listTimeline, type TimelinePage } from '../timeline/service.js';
 import { appendTimeline } from '../timeline/service.js';
-import { canonicalId, profileFamily } from './family.js';
+import { canonicalId, idsFilter, profileFamily } from './family.js';
 import {
   Profile,
   TierChange,
@@ -69,7 +69,7 @@ export function presentProfile(p: ProfileDoc): PresentedProfile {
 
 /** The query filter of a data scope (empty for system callers); profiles keep ownerStaffId, region, tier. */
 export function scopeFilter(scope: ProfileScope | undefined): QueryFilter<ProfileDoc> {
-  return scope ? (staffScopeFilter(scope)) : {};
+  return scope ? staffScopeFilter(scope) : {};
 }
 
 /** A current (unmerged) profile inside the scope, or not_found (never "forbidden": no existence leak). */
@@ -100,7 +100,7 @@ export async function profileView(
   const family = await profileFamily(doc._id);
   const [identities, followers, tags, consent, verifications, merges, timeline] = await Promise.all([
     identitiesOf(deps, doc._id),
-    Follower.find({ profileId: { $in: family } }).lean(),
+    Follower.find({ profileId: idsFilter(family) }).lean(),
     tagsOf(doc._id),
     consentSummary(deps, doc._id),
     currentVerifications(doc._id),
@@ -262,7 +262,7 @@ function presentVerification(
 /** The newest verification per kind. */
 export async function currentVerifications(profileId: Types.ObjectId): Promise<PresentedVerification[]> {
   const family = await profileFamily(profileId);
-  const rows = await Verification.find({ profileId: { $in: family } })
+  const rows = await Verification.find({ profileId: idsFilter(family) })
     .sort({ at: -1 })
     .limit(200)
     .lean();

@@ -7,7 +7,7 @@ import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
 import { Follower } from '../followers/model.js';
-import { profileFamily } from '../profiles/family.js';
+import { profileFamily, idsFilter } from '../profiles/family.js';
 import { ProfileTag, Tag, TagGroup, type TagDoc, type TagGroupDoc } from './model.js';
 
 export interface PresentedTag {
@@ -120,7 +120,7 @@ export async function removeTag(
   input: { profileId: Types.ObjectId; tagId: Types.ObjectId; source: string; syncToWechat?: boolean },
 ): Promise<{ removed: boolean }> {
   const family = await profileFamily(input.profileId);
-  const { deletedCount } = await ProfileTag.deleteMany({ profileId: { $in: family }, tagId: input.tagId });
+  const { deletedCount } = await ProfileTag.deleteMany({ profileId: idsFilter(family), tagId: input.tagId });
   if (deletedCount > 0 && input.syncToWechat !== false) {
     const tag = await Tag.findById(input.tagId, { wechat: 1 }).lean();
     if (tag && tag.wechat.length > 0)
@@ -135,7 +135,7 @@ export async function removeTag(
 /** Tag ids on a profile and the profiles merged into it. */
 export async function tagsOf(profileId: Types.ObjectId): Promise<PresentedTag[]> {
   const family = await profileFamily(profileId);
-  const rows = await ProfileTag.find({ profileId: { $in: family } }, { tagId: 1 }).lean();
+  const rows = await ProfileTag.find({ profileId: idsFilter(family) }, { tagId: 1 }).lean();
   const ids = [...new Set(rows.map((r) => String(r.tagId)))].map((id) => new Types.ObjectId(id));
   if (ids.length === 0) return [];
   return (await Tag.find({ _id: { $in: ids } }).lean()).map(presentTag);
@@ -154,7 +154,7 @@ export async function pushTagChanges(deps: CrmDeps, max = 100): Promise<{ pushed
     if (!tag) continue;
     const family = await profileFamily(new Types.ObjectId(change.profileId));
     const followers = await Follower.find(
-      { profileId: { $in: family }, subscribed: true },
+      { profileId: idsFilter(family), subscribed: true },
       { account: 1, openid: 1 },
     ).lean();
     try {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
-import { profileFamily } from '../profiles/family.js';
+import { profileFamily, idsFilter } from '../profiles/family.js';
 import { TimelineEvent, type TimelineEventDoc } from './model.js';
 
 export interface TimelineInput {
@@ -73,7 +73,7 @@ export async function listTimeline(
 ): Promise<TimelinePage> {
   const limit = Math.min(Math.max(input.limit ?? 50, 1), 200);
   const family = await profileFamily(input.profileId);
-  const filter: Record<string, unknown> = { profileId: { $in: family } };
+  const filter: Record<string, unknown> = { profileId: idsFilter(family) };
   if (input.types?.length) filter.type = { $in: input.types };
   if (input.cursor) {
     const c = decodeCursor(input.cursor);
