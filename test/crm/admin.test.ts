@@ -39,14 +39,14 @@ describe('crm: admin API', () => {
     for (let i = 0; i < 2; i += 1) await givenCustomer(salesB.id, 'gold');
     const mine = await t().http.get('/admin/api/crm/profiles').set(bearer(salesA.accessToken));
     expect(mine.status).toBe(200);
-    expect(mine.body.items.map((p: { id: string }) => p.id).sort()).toEqual([...owned[salesA.id]!].sort());
+    expect((mine.body.items as { id: string }[]).map((p) => p.id).sort()).toEqual([...owned[salesA.id]!].sort());
     // Filters cannot widen the scope.
     const widened = await t()
       .http.get(`/admin/api/crm/profiles?ownerStaffId=${salesB.id}`)
       .set(bearer(salesA.accessToken));
     expect(widened.body.items).toEqual([]);
     const all = await t().http.get('/admin/api/crm/profiles?limit=200').set(bearer(admin.accessToken));
-    const ids = all.body.items.map((p: { id: string }) => p.id);
+    const ids = (all.body.items as { id: string }[]).map((p) => p.id);
     for (const id of [...owned[salesA.id]!, ...owned[salesB.id]!]) expect(ids).toContain(id);
     // Someone else's customer does not exist for them, to read or to write.
     const other = owned[salesB.id]![0]!;
@@ -163,7 +163,7 @@ describe('crm: admin API', () => {
     expect((await chunk(0, `姓名,手机\n甲,${p1}\n`)).body).toEqual({ received: 1, duplicate: true });
     expect((await chunk(2, 'x')).status).toBe(409);
     await chunk(1, `乙,${p2}\n丙,bad\n`);
-    await t().deps.crm.imports.run((await import('mongoose')).Types.ObjectId.createFromHexString(jobId));
+    await t().deps.crm.imports.run((await import('mongoose')).Types.ObjectId.createFromHexString(jobId as string));
     const report = await http.get(`/admin/api/crm/imports/${jobId}`).set(auth);
     expect(report.body).toMatchObject({ state: 'completed', counts: { rows: 3, created: 2, matched: 0, invalid: 1 } });
     expect(report.body.issues).toEqual([{ row: 3, outcome: 'invalid', reasons: ['phone: not a phone number'] }]);

@@ -48,7 +48,7 @@ describe('crm: POST /api/events', () => {
       ],
     });
     expect(res.status).toBe(200);
-    expect(res.body.results.map((r: { status: string }) => r.status)).toEqual([
+    expect((res.body.results as { status: string }[]).map((r) => r.status)).toEqual([
       'accepted',
       'rejected',
       'rejected',
@@ -57,7 +57,7 @@ describe('crm: POST /api/events', () => {
       'rejected',
     ]);
     expect(res.body.results[1].errors).toEqual([{ path: 'amountFen', message: expect.stringContaining('amountFen') }]);
-    expect(res.body.results[2].errors.map((e: { path: string }) => e.path).sort()).toEqual([
+    expect((res.body.results[2].errors as { path: string }[]).map((e) => e.path).sort()).toEqual([
       'customer',
       'idempotencyKey',
     ]);
@@ -84,15 +84,15 @@ describe('crm: POST /api/events', () => {
       payload: { plan: 'gold' },
     };
     const first = await post({ events: [event, event] });
-    expect(first.body.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'duplicate']);
+    expect((first.body.results as { status: string }[]).map((r) => r.status)).toEqual(['accepted', 'duplicate']);
     const concurrentKey = rid();
     const same = { ...event, idempotencyKey: concurrentKey };
     const answers = await Promise.all(Array.from({ length: 10 }, () => post({ events: [same] })));
-    const statuses = answers.map((a) => a.body.results[0].status);
+    const statuses = answers.map((a) => (a.body.results as { status: string }[])[0]!.status);
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(9);
     expect(await TimelineEvent.countDocuments({ dedupKey: { $regex: concurrentKey } })).toBe(1);
-    expect(new Set(answers.map((a) => a.body.results[0].eventId)).size).toBe(1);
+    expect(new Set(answers.map((a) => (a.body.results as { eventId: string }[])[0]!.eventId)).size).toBe(1);
   });
 
   it('unknown identities create one lead profile, resolved again by any of its identities', async () => {

@@ -62,7 +62,9 @@ describe('crm: one profile per person', () => {
       const owner = await Identity.findOne({ kind: 'unionid', key: u }).lean();
       const canonical = new Set(
         await Promise.all(
-          results.map(async (r) => (await crm.identities.find({ kind: 'unionid', key: u }))!.toHexString()),
+          events.map(async (e) =>
+            (await crm.identities.find(crm.identities.of.openid(e.account, e.openid)))!.toHexString(),
+          ),
         ),
       );
       expect(canonical.size).toBe(1);
