@@ -193,119 +193,126 @@ async function processBatch(
       issues.push({ jobId: ctx.job._id, row, outcome: 'invalid', reasons: r.reasons });
     }
   }
-  // Dedup against stored identities: one equality look-up per identity, 16 at a time. FerretDB serves an
-  // equality on the unique (kind, key) index, while `$in` over a batch scans the collection (measured:
-  // an import slowed from ~800 to ~60 rows/s as the collection grew).
-  const owners = new Map<string, Types.ObjectId>();
-  const wanted = [...new Map(valid.flatMap((v) => v.identities).map((i) => [idKey(i), i])).values()];
-  await forEachLimit(wanted, 16, async (i) => {
-    const found = await Identity.findOne({ kind: i.kind, key: i.key }, { profileId: 1 }).lean();
-    if (found) owners.set(idKey(i), found.profileId);
-  });
-  const fresh: ValidRow[] = [];
+  // Rows repeating an earlier row of this batch (or, in a dry run, of the file) are matches.
+  const candidates: ValidRow[] = [];
   const inBatch = new Map<string, number>();
-  const matchedTags: { profileId: Types.ObjectId; tagId: Types.ObjectId }[] = [];
+  const short = (i: RowIdentity) => idKey(i).slice(0, 16) + i.key.slice(-16);
   for (const v of valid) {
-    const owner = v.identities.map((i) => owners.get(idKey(i))).find(Boolean);
-    const earlierRow = v.identities.map((i) => inBatch.get(idKey(i))).find((x) => x !== undefined);
-    const seenBefore = ctx.seen && v.identities.some((i) => ctx.seen!.has(idKey(i).slice(0, 16) + i.key.slice(-16)));
-    if (owner || earlierRow !== undefined || seenBefore) {
+    const earlier = v.identities.some((i) => inBatch.has(idKey(i)) || ctx.seen?.has(short(i)));
+    if (earlier) {
       counts.matched += 1;
-      issues.push({
-        jobId: ctx.job._id,
-        row: v.row,
-        outcome: 'matched',
-        reasons: [owner ? `already known as profile ${String(owner)}` : `same customer as an earlier row`],
-      });
-      if (owner) for (const tagId of v.tagIds) matchedTags.push({ profileId: owner, tagId });
+      issues.push({ jobId: ctx.job._id, row: v.row, outcome: 'matched', reasons: ['same customer as an earlier row'] });
       continue;
     }
     for (const i of v.identities) {
       inBatch.set(idKey(i), v.row);
-      ctx.seen?.add(idKey(i).slice(0, 16) + i.key.slice(-16));
+      ctx.seen?.add(short(i));
     }
-    fresh.push(v);
+    candidates.push(v);
   }
+  const matched: { row: ValidRow; owner: Types.ObjectId }[] = [];
   if (ctx.job.dryRun) {
-    counts.created = fresh.length;
-  } else {
-    counts.created = await writeFresh(ctx, fresh, issues, counts);
-    if (matchedTags.length > 0) {
-      const canonical = await Promise.all(
-        matchedTags.map(async (t) => ({ ...t, profileId: await canonicalId(t.profileId) })),
-      );
-      await insertIgnoringDuplicates(
-        ProfileTag,
-        canonical.map((t) => ({ ...t, source: `import:${String(ctx.job._id)}`, at: ctx.deps.now() })),
-      );
+    const owners = await ownersOf(candidates.flatMap((v) => v.identities));
+    for (const v of candidates) {
+      const owner = v.identities.map((i) => owners.get(idKey(i))).find(Boolean);
+      if (owner) matched.push({ row: v, owner });
+      else counts.created += 1;
     }
+  } else {
+    const written = await writeFresh(ctx, candidates);
+    counts.created += written.created;
+    matched.push(...written.matched);
+    const tags = await Promise.all(
+      written.matched.flatMap(({ row, owner }) =>
+        row.tagIds.map(async (tagId) => ({
+          profileId: await canonicalId(owner),
+          tagId,
+          source: `import:${String(ctx.job._id)}`,
+          at: ctx.deps.now(),
+        })),
+      ),
+    );
+    await insertIgnoringDuplicates(ProfileTag, tags);
   }
-  await insertIgnoringDuplicates(ImportIssue, issues);
-  return counts;
-}
-
-/** Writes new profiles: anchor identities first (the unique index decides), then profiles, identities and tags. */
-async function writeFresh(
-  ctx: RunContext,
-  fresh: ValidRow[],
-  issues: Omit<ImportIssueDoc, '_id'>[],
-  counts: ImportCounts,
-): Promise<number> {
-  if (fresh.length === 0) return 0;
-  const source = `import:${String(ctx.job._id)}`;
-  const now = ctx.deps.now();
-  const ids = fresh.map(() => new Types.ObjectId());
-  const anchors = fresh.map((v, n) => ({ ...v.identities[0]!, profileId: ids[n]!, source, createdAt: now }));
-  const profiles = fresh.map((v, n) => ({
-    _id: ids[n]!,
-    tier: ctx.deps.config.tiers[0]!,
-    stage: ctx.job.kind === 'customer' ? 'customer' : 'lead',
-    source,
-    attributes: {},
-    ...v.fields,
-    createdAt: now,
-    updatedAt: now,
-  }));
-  // Profiles and anchor identities go in parallel (two round trips, not four); a profile whose anchor
-  // lost to another writer is deleted right after, so it never carries an identity.
-  const [failed] = await Promise.all([
-    insertIgnoringDuplicates(Identity, anchors),
-    Profile.collection.insertMany(profiles, { ordered: false }),
-  ]);
-  const won = fresh.map((_, n) => !failed.has(n));
-  const lost = ids.filter((_, n) => !won[n]);
-  if (lost.length > 0) await Profile.deleteMany({ _id: { $in: lost } });
-  // Someone else linked the same identity meanwhile: those rows are matches, not new profiles.
-  fresh.forEach((v, n) => {
-    if (won[n]) return;
+  for (const { row, owner } of matched) {
     counts.matched += 1;
     issues.push({
       jobId: ctx.job._id,
-      row: v.row,
+      row: row.row,
       outcome: 'matched',
-      reasons: ['linked concurrently by another writer'],
+      reasons: [`already known as profile ${String(owner)}`],
     });
-  });
-  const rest = fresh.flatMap((v, n) =>
-    won[n] ? v.identities.slice(1).map((i) => ({ ...i, profileId: ids[n]!, source, createdAt: now })) : [],
+  }
+  await insertIgnoringDuplicates(
+    ImportIssue,
+    issues.sort((x, y) => x.row - y.row),
   );
-  const tags = fresh.flatMap((v, n) =>
-    won[n] ? v.tagIds.map((tagId) => ({ profileId: ids[n]!, tagId, source, at: now })) : [],
-  );
-  await Promise.all([insertIgnoringDuplicates(Identity, rest), insertIgnoringDuplicates(ProfileTag, tags)]);
-  return won.filter(Boolean).length;
+  return counts;
 }
 
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
+/** Who owns these identities (one `$in` per kind). */
+async function ownersOf(identities: Pick<RowIdentity, 'kind' | 'key'>[]): Promise<Map<string, Types.ObjectId>> {
+  const owners = new Map<string, Types.ObjectId>();
+  for (const kind of ['unionid', 'customer_no', 'phone'] as IdentityKind[]) {
+    const keys = [...new Set(identities.filter((i) => i.kind === kind).map((i) => i.key))];
+    if (keys.length === 0) continue;
+    const found = await Identity.find({ kind, key: { $in: keys } }, { kind: 1, key: 1, profileId: 1 }).lean();
+    for (const f of found) owners.set(idKey(f), f.profileId);
+  }
+  return owners;
+}
+
+/**
+ * Writes new profiles insert-first: every identity of every row goes in under the unique (kind, key) index,
+ * and a row with any identity already taken is a match (its other new identities are taken back). No
+ * look-up precedes the writes: on FerretDB a look-up scans the collection, while the unique index check
+ * is PostgreSQL's own, so a batch costs the same at row 100,000 as at row 1.
+ */
+async function writeFresh(
+  ctx: RunContext,
+  rows: ValidRow[],
+): Promise<{ created: number; matched: { row: ValidRow; owner: Types.ObjectId }[] }> {
+  if (rows.length === 0) return { created: 0, matched: [] };
+  const source = `import:${String(ctx.job._id)}`;
+  const now = ctx.deps.now();
+  const ids = rows.map(() => new Types.ObjectId());
+  const rowOf: number[] = [];
+  const docs = rows.flatMap((v, n) =>
+    v.identities.map((i) => {
+      rowOf.push(n);
+      return { _id: new Types.ObjectId(), ...i, profileId: ids[n]!, source, createdAt: now };
+    }),
+  );
+  const failed = await insertIgnoringDuplicates(Identity, docs);
+  const taken = new Set([...failed].map((k) => rowOf[k]!));
+  const takenBack = docs.filter((_, k) => taken.has(rowOf[k]!) && !failed.has(k)).map((d) => d._id);
+  if (takenBack.length > 0) await Identity.deleteMany({ _id: { $in: takenBack } });
+  const owners = await ownersOf(docs.filter((_, k) => failed.has(k)));
+  const matched: { row: ValidRow; owner: Types.ObjectId }[] = [];
+  const profiles: object[] = [];
+  const tags: object[] = [];
+  rows.forEach((v, n) => {
+    if (taken.has(n)) {
+      const owner = v.identities.map((i) => owners.get(idKey(i))).find(Boolean);
+      // An owner that vanished between the insert and the look-up (an unmerge) still makes the row a match.
+      matched.push({ row: v, owner: owner ?? ids[n]! });
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    profiles.push({
+      _id: ids[n]!,
+      tier: ctx.deps.config.tiers[0]!,
+      stage: ctx.job.kind === 'customer' ? 'customer' : 'lead',
+      source,
+      attributes: {},
+      ...v.fields,
+      createdAt: now,
+      updatedAt: now,
+    });
+    for (const tagId of v.tagIds) tags.push({ profileId: ids[n]!, tagId, source, at: now });
+  });
+  if (profiles.length > 0) await Profile.collection.insertMany(profiles, { ordered: false });
+  await insertIgnoringDuplicates(ProfileTag, tags);
+  return { created: profiles.length, matched };
 }
 
 /** insertMany that tolerates duplicate-key rejections; returns the indexes of the rejected documents. */
