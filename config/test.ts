@@ -15,6 +15,7 @@ const testing: Record<string, string> = {
   WECHAT_ORIGINAL_ID: 'gh_test00000001',
   WECHAT_API_BASE: 'http://127.0.0.1:9/wechat',
   JWT_SECRET: 'test-insecure-jwt-secret-0123456789abcdef',
+  RESERVATION_CODE_SECRET: 'test-insecure-reservation-secret-0123456789abc',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-test',
   CRM_PHONE_KEY: 'dGVzdC1pbnNlY3VyZS1jcm0tcGhvbmUta2V5LTAwMDA=', // test-insecure-crm-phone-key-0000

@@ -42,7 +42,9 @@ function domainRoutes(deps: AppDeps): Router[] {
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {
-  const app = new Koa({ proxy: deps.config.http.trustProxy });
+  // Behind one proxy (docker/nginx.conf appends the peer to X-Forwarded-For), only the LAST entry is
+  // trustworthy: the leftmost ones are whatever the client sent, and per-IP login throttling keys on ctx.ip.
+  const app = new Koa({ proxy: deps.config.http.trustProxy, maxIpsCount: 1 });
   // Koa's default error listener prints stacks to stderr; our error handler already logged what matters.
   app.silent = true;
   const inFlight = createInFlight();

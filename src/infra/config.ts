@@ -116,6 +116,13 @@ export interface AppConfig {
   /** Four-eyes approvals: actions above these sizes need a second staff member's approval. */
   approvals: { pushAudienceThreshold: number; campaignBudgetFenThreshold: number; ttlSeconds: number };
   sandbox: { enabled: boolean; port: number };
+  reservations: {
+    codeSecret: string;
+    maxFailures: number;
+    failureWindowSeconds: number;
+    lockSeconds: number;
+    burstAlertPerMinute: number;
+  };
   crm: CrmConfig;
 }
 
@@ -425,6 +432,11 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   if (adminPassword !== undefined && adminPassword.length < 10)
     problems.push('ADMIN_PASSWORD is invalid: at least 10 characters');
 
+  const codeSecret = take(raw, 'RESERVATION_CODE_SECRET', z.string().min(32), problems, 'at least 32 characters');
+  const maxFailures = take(raw, 'RESERVATION_MAX_FAILURES', positiveInt, problems);
+  const failureWindowSeconds = take(raw, 'RESERVATION_FAILURE_WINDOW_SECONDS', positiveInt, problems, 'seconds');
+  const lockSeconds = take(raw, 'RESERVATION_LOCK_SECONDS', positiveInt, problems, 'seconds');
+  const burstAlertPerMinute = take(raw, 'RESERVATION_BURST_ALERT_PER_MINUTE', positiveInt, problems);
   const KID = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
   const jwtKeyId = take(raw, 'JWT_KEY_ID', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
   const jwtKeyIdPrevious = take(raw, 'JWT_KEY_ID_PREVIOUS', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
@@ -508,6 +520,13 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       ttlSeconds: approvalTtlSeconds!,
     },
     sandbox: { enabled: sandboxEnabled!, port: sandboxPort! },
+    reservations: {
+      codeSecret: codeSecret!,
+      maxFailures: maxFailures!,
+      failureWindowSeconds: failureWindowSeconds!,
+      lockSeconds: lockSeconds!,
+      burstAlertPerMinute: burstAlertPerMinute!,
+    },
     crm: crm!,
   };
 }

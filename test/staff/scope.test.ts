@@ -73,6 +73,10 @@ const demoRoutes = [
       return present(doc as unknown as Record<string, unknown>);
     },
   ),
+  adminRoute(
+    { method: 'get', path: '/demo-leak', permission: 'customer:read', summary: 'demo', tags: ['demo'], response: View },
+    async () => ({ id: 'x', name: 'y', passwordHash: '$argon2id$...' }),
+  ),
 ];
 
 describe('data scopes', () => {
@@ -131,6 +135,12 @@ describe('data scopes', () => {
     const bad = await http.get('/admin/api/demo-customers?cursor=bm90LWEtY3Vyc29y').set(bearer(admin.accessToken));
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_cursor');
+  });
+
+  it('sends only the fields the response schema names', async () => {
+    const admin = await givenStaff(t(), ['admin']);
+    const res = await http.get('/admin/api/demo-leak').set(bearer(admin.accessToken));
+    expect(res.body).toEqual({ id: 'x', name: 'y' });
   });
 
   it('turns scopes into filters and checks single documents', () => {
