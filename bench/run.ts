@@ -8,6 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { benchCallback } from './callback.js';
 import { benchAdminAuth } from './admin-auth.js';
+import { benchCrmImport } from './crm-import.js';
 import { benchHealthz } from './healthz.js';
 import { benchWechatClient } from './wechat-client.js';
 import { benchPay } from './pay.js';
@@ -25,6 +26,7 @@ const BENCHES: Bench[] = [
   { name: 'callback', title: 'WeChat callback gateway: safe-mode text messages', run: benchCallback },
   { name: 'pay', title: 'WeChat Pay: callback verification and signed transfer calls', run: benchPay },
   { name: 'admin-auth', title: 'Staff authentication: GET /admin/api/me and sign-in', run: benchAdminAuth },
+  { name: 'crm-import', title: 'CRM: streaming CSV import (100k rows)', run: () => benchCrmImport() },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -49,5 +49,11 @@ const defaults: Record<string, string> = {
   APPROVAL_TTL_SECONDS: '86400',
   SANDBOX: 'false',
   SANDBOX_PORT: '3900',
+  CRM_TIERS: 'standard,silver,gold,vip',
+  CRM_OPT_OUT_KEYWORDS: 'TD,退订',
+  CRM_IMPORT_CHECKPOINT_ROWS: '1000',
+  CRM_IMPORT_DIR: '.cache/crm-imports',
+  CRM_ENRICH_BATCH_SIZE: '100',
+  CRM_ENRICH_BATCHES_PER_RUN: '10',
 };
 export default defaults;

@@ -22,5 +22,6 @@ const development: Record<string, string> = {
   RESERVATION_CODE_SECRET: 'development-insecure-reservation-secret-0123456789',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-dev',
+  CRM_PHONE_KEY: 'ZGV2ZWxvcG1lbnQtY3JtLXBob25lLWtleS0wMDAwMDA=', // development-crm-phone-key-000000
 };
 export default development;

@@ -21,5 +21,6 @@ const testing: Record<string, string> = {
   RESERVATION_CODE_SECRET: 'test-insecure-reservation-secret-0123456789abc',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-test',
+  CRM_PHONE_KEY: 'dGVzdC1pbnNlY3VyZS1jcm0tcGhvbmUta2V5LTAwMDA=', // test-insecure-crm-phone-key-0000
 };
 export default testing;

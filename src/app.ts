@@ -11,6 +11,8 @@ import { pingMongo } from './infra/mongo.js';
 import { pingRedis } from './infra/redis.js';
 import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
+import { ingestionRoutes } from './crm/ingestion/routes.js';
+import { crmAdminRoutes } from './crm/routes.js';
 import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
 export interface AppOptions {
@@ -29,12 +31,16 @@ export interface BuiltApp {
 
 /** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
 export function adminRoutes(deps: AppDeps): AdminRoute[] {
-  return [...staffDomainAdminRoutes(deps)];
+  return [...staffDomainAdminRoutes(deps), ...crmAdminRoutes(deps.crm)];
 }
 
 /** Each domain's routers, in the order they are matched. */
 function domainRoutes(deps: AppDeps): Router[] {
-  return [gatewayRoutes(deps), adminApi(deps, adminRoutes(deps))];
+  return [
+    gatewayRoutes(deps),
+    adminApi(deps, adminRoutes(deps)),
+    ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes }),
+  ];
 }
 
 export function buildApp(deps: AppDeps, options: AppOptions = {}): BuiltApp {

@@ -3,6 +3,7 @@
  * Handlers are idempotent (Agenda's lock is not exclusive on FerretDB).
  */
 import { defineGatewayJobs } from './gateway/index.js';
+import { defineCrmJobs, scheduleCrmJobs } from './crm/jobs.js';
 import type { AppDeps } from './services.js';
 import { defineStaffJobs, scheduleStaffJobs } from './staff/jobs.js';
 
@@ -14,9 +15,11 @@ export function defineJobs(deps: AppDeps): void {
     retentionDays: deps.config.callback.auditRetentionDays,
   });
   defineStaffJobs(deps.agenda);
+  defineCrmJobs(deps.agenda, deps.crm);
 }
 
 /** Recurring jobs, scheduled once the worker's job processor has started. */
 export async function scheduleJobs(deps: AppDeps): Promise<void> {
   await scheduleStaffJobs(deps.agenda);
+  await scheduleCrmJobs(deps.agenda);
 }

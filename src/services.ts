@@ -2,9 +2,12 @@
  * The composition root for domain services: platform clients and domains are built here from the
  * infrastructure, once per process, and handed to routes, gateway handlers and jobs.
  */
+import { followerEventOf } from './crm/bridge.js';
+import { createCrm, type Crm } from './crm/index.js';
 import {
   createClientCustomerServiceSender,
   createGatewayServices,
+  WECHAT_INBOUND,
   type CustomerServiceSender,
   type GatewayServices,
 } from './gateway/index.js';
@@ -15,7 +18,10 @@ import { createWechatClients, type WechatClients } from './platform/wechat/index
 import { createWecomClient, type WecomClient } from './platform/wecom/index.js';
 import { createStaffDomain, type StaffDomain } from './staff/index.js';
 
-/** Staff domain: `staff` (auth, accounts), `approvals` (four-eyes), `audit` (append-only log). */
+/**
+ * Staff domain: `staff` (auth, accounts), `approvals` (four-eyes), `audit` (append-only log); the gateway
+ * (`wechatHandlers`, `gateway`, …); platform clients; the CRM.
+ */
 export type AppDeps = Infra &
   StaffDomain &
   GatewayServices & {
@@ -27,6 +33,7 @@ export type AppDeps = Infra &
     pay?: PayClient;
     /** WeCom clients by corp key (WECOM_KEY, default "default"). */
     wecom: ReadonlyMap<string, WecomClient>;
+    crm: Crm;
   };
 
 /** Replacements for tests and tools (e.g. a recording customer-service sender). */
@@ -35,26 +42,57 @@ export interface ServiceOverrides {
 }
 
 export async function createServices(infra: Infra, overrides: ServiceOverrides = {}): Promise<AppDeps> {
-  const wechatClients = createWechatClients(infra.config.wechat.accounts, infra.config.wechat.defaultAccount, {
-    redis: infra.redis,
-    logger: infra.logger,
-    metrics: infra.metrics,
-    settings: infra.config.wechat.api,
+  const { config, logger, metrics, redis } = infra;
+  const wechatClients = createWechatClients(config.wechat.accounts, config.wechat.defaultAccount, {
+    redis,
+    logger,
+    metrics,
+    settings: config.wechat.api,
   });
-  const failedDeliveries = infra.metrics.counter('domain_event_failures_total', 'Failed event deliveries', ['event']);
-  const events = createEventBus({
-    logger: infra.logger,
-    onError: (event) => failedDeliveries.inc({ event }),
-  });
+  const failedDeliveries = metrics.counter('domain_event_failures_total', 'Failed event deliveries', ['event']);
+  const events = createEventBus({ logger, onError: (event) => failedDeliveries.inc({ event }) });
   // Replies that miss the 5-second window go out as customer-service messages through the account's client.
   const customerService =
     overrides.customerService?.(infra) ??
-    createClientCustomerServiceSender((account) => wechatClients(account), infra.logger);
+    createClientCustomerServiceSender((account) => wechatClients(account), logger);
   const gateway = createGatewayServices(infra, events, customerService);
-  const { config, logger, metrics, redis } = infra;
   const pay = config.pay ? createPayClient({ config: config.pay, logger, metrics }) : undefined;
   const wecom = new Map(
     config.wecom.corps.map((corp) => [corp.key, createWecomClient({ config: corp, redis, logger, metrics })] as const),
   );
-  return { ...infra, ...createStaffDomain(infra), wechatClients, events, ...gateway, pay, wecom };
+
+  const crm = createCrm({
+    config,
+    logger,
+    redis,
+    // Enrichment (user/info/batchget) and WeChat user tags go through the account's client, from jobs only.
+    followerInfo: {
+      async batchGet(account, openids) {
+        const users = await wechatClients(account).batchGetUsers(openids);
+        return users.map((u) => ({
+          openid: u.openid,
+          subscribed: u.subscribed,
+          ...(u.unionid ? { unionid: u.unionid } : {}),
+          ...(u.subscribedAt ? { subscribeTime: u.subscribedAt } : {}),
+          ...(u.subscribeScene ? { subscribeScene: u.subscribeScene } : {}),
+          ...(u.qrSceneStr || u.qrScene ? { qrScene: u.qrSceneStr ?? String(u.qrScene) } : {}),
+          tagIds: u.tagIds,
+        }));
+      },
+    },
+    wechatTags: {
+      createTag: async (account, name) => (await wechatClients(account).createTag(name)).id,
+      tagUsers: (account, tagId, openids) => wechatClients(account).tagUsers(tagId, openids),
+      untagUsers: (account, tagId, openids) => wechatClients(account).untagUsers(tagId, openids),
+    },
+    schedule: async (job, data) => {
+      await infra.agenda.now(job, data);
+    },
+  });
+  // Every follower's message or event reaches their profile (after WeChat got its answer).
+  events.subscribe(WECHAT_INBOUND, async (event) => {
+    await crm.followers.record(followerEventOf(event));
+  });
+
+  return { ...infra, ...createStaffDomain(infra), wechatClients, events, ...gateway, pay, wecom, crm };
 }

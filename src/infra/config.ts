@@ -139,6 +139,23 @@ export interface AppConfig {
     lockSeconds: number;
     burstAlertPerMinute: number;
   };
+  crm: CrmConfig;
+}
+
+export interface CrmConfig {
+  /** 32-byte key (base64) for phone encryption (AES-256-GCM) and lookup hashes (HMAC), via HKDF. */
+  phoneKey: Buffer;
+  /** Customer tiers, lowest first. */
+  tiers: string[];
+  /** Inbound texts that opt the sender out of marketing at once (compared trimmed, case-insensitive). */
+  optOutKeywords: string[];
+  /** Rows between two checkpoints of a CSV import (a resumed import restarts from the last one). */
+  importCheckpointRows: number;
+  /** Where uploaded import files are kept until their import completes. */
+  importDir: string;
+  /** Follower info enrichment: openids per batchget call (WeChat allows 100) and calls per job run. */
+  enrichBatchSize: number;
+  enrichBatchesPerRun: number;
 }
 
 /** Reads a PEM given inline or as a path; never echoes the content in errors. */
@@ -470,6 +487,8 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const sandboxEnabled = take(raw, 'SANDBOX', bool, problems, 'true or false');
   const sandboxPort = take(raw, 'SANDBOX_PORT', port, problems, 'a port number');
 
+  const crm = readCrm(raw, problems);
+
   if (appEnv === 'production') {
     if (sandboxEnabled) problems.push('SANDBOX must be false in production');
     // Placeholders from docker/.env.example and the embedded development secrets never run in production.
@@ -545,6 +564,46 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       lockSeconds: lockSeconds!,
       burstAlertPerMinute: burstAlertPerMinute!,
     },
+    crm: crm!,
+  };
+}
+
+function readCrm(raw: RawSettings, problems: string[]): CrmConfig | undefined {
+  const keyText = take(
+    raw,
+    'CRM_PHONE_KEY',
+    z.string().refine((v) => Buffer.from(v, 'base64').length === 32),
+    problems,
+    '32 random bytes in base64 (openssl rand -base64 32)',
+  );
+  const list = z
+    .string()
+    .transform((v) => v.split(',').map((x) => x.trim()))
+    .refine((xs) => xs.length > 0 && xs.every((x) => x.length > 0 && x.length <= 32));
+  const tiers = take(raw, 'CRM_TIERS', list, problems, 'comma-separated tier names, lowest first');
+  const optOutKeywords = take(raw, 'CRM_OPT_OUT_KEYWORDS', list, problems, 'comma-separated keywords such as TD,退订');
+  const importCheckpointRows = take(raw, 'CRM_IMPORT_CHECKPOINT_ROWS', positiveInt, problems, 'rows');
+  const importDir = take(raw, 'CRM_IMPORT_DIR', z.string().min(1), problems, 'a directory path');
+  const enrichBatchSize = take(raw, 'CRM_ENRICH_BATCH_SIZE', positiveInt.max(100), problems, '1-100 openids');
+  const enrichBatchesPerRun = take(raw, 'CRM_ENRICH_BATCHES_PER_RUN', positiveInt, problems, 'batchget calls');
+  if (
+    !keyText ||
+    !tiers ||
+    !optOutKeywords ||
+    !importCheckpointRows ||
+    !importDir ||
+    !enrichBatchSize ||
+    !enrichBatchesPerRun
+  )
+    return undefined;
+  return {
+    phoneKey: Buffer.from(keyText, 'base64'),
+    tiers,
+    optOutKeywords,
+    importCheckpointRows,
+    importDir,
+    enrichBatchSize,
+    enrichBatchesPerRun,
   };
 }
 
