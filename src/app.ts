@@ -13,6 +13,9 @@ import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
 import { ingestionRoutes } from './crm/ingestion/routes.js';
 import { crmAdminRoutes } from './crm/routes.js';
+import { payNotifyRoutes } from './campaigns/redenvelope/wiring.js';
+import { reservationApiRoutes } from './reservations/api-routes.js';
+import { reservationAdminRoutes } from './reservations/routes.js';
 import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
 export interface AppOptions {
@@ -31,7 +34,7 @@ export interface BuiltApp {
 
 /** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
 export function adminRoutes(deps: AppDeps): AdminRoute[] {
-  return [...staffDomainAdminRoutes(deps), ...crmAdminRoutes(deps.crm)];
+  return [...staffDomainAdminRoutes(deps), ...crmAdminRoutes(deps.crm), ...reservationAdminRoutes(deps.reservations)];
 }
 
 /** Each domain's routers, in the order they are matched. */
@@ -40,6 +43,21 @@ function domainRoutes(deps: AppDeps): Router[] {
     gatewayRoutes(deps),
     adminApi(deps, adminRoutes(deps)),
     ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes }),
+    reservationApiRoutes({
+      reservations: deps.reservations,
+      jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes,
+      authenticate: async (key) => (await deps.crm.ingestion.authenticate(key))._id.toString(),
+      profileOf: async (kind, value) => {
+        const identity =
+          kind === 'phone'
+            ? await deps.crm.identities.phone(value, true)
+            : kind === 'unionid'
+              ? deps.crm.identities.of.unionid(value)
+              : deps.crm.identities.of.customerNo(value);
+        return (await deps.crm.identities.find(identity))?.toHexString();
+      },
+    }),
+    payNotifyRoutes(deps.pay, deps.redEnvelopes),
   ];
 }
 

@@ -2,7 +2,9 @@
  * Job definitions for worker processes: each domain's jobs.ts registers its Agenda jobs here.
  * Handlers are idempotent (Agenda's lock is not exclusive on FerretDB).
  */
+import { defineRedEnvelopeJobs, scheduleRedEnvelopeJobs } from './campaigns/redenvelope/wiring.js';
 import { defineGatewayJobs } from './gateway/index.js';
+import { defineReservationJobs, scheduleReservationJobs } from './reservations/jobs.js';
 import { defineCrmJobs, scheduleCrmJobs } from './crm/jobs.js';
 import type { AppDeps } from './services.js';
 import { defineStaffJobs, scheduleStaffJobs } from './staff/jobs.js';
@@ -16,10 +18,14 @@ export function defineJobs(deps: AppDeps): void {
   });
   defineStaffJobs(deps.agenda);
   defineCrmJobs(deps.agenda, deps.crm);
+  defineReservationJobs(deps.agenda, deps.reservations);
+  defineRedEnvelopeJobs(deps.agenda, deps.redEnvelopes);
 }
 
 /** Recurring jobs, scheduled once the worker's job processor has started. */
 export async function scheduleJobs(deps: AppDeps): Promise<void> {
   await scheduleStaffJobs(deps.agenda);
   await scheduleCrmJobs(deps.agenda);
+  await scheduleReservationJobs(deps.agenda);
+  await scheduleRedEnvelopeJobs(deps.agenda);
 }

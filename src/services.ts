@@ -2,6 +2,9 @@
  * The composition root for domain services: platform clients and domains are built here from the
  * infrastructure, once per process, and handed to routes, gateway handlers and jobs.
  */
+import { createEligibility } from './audiences/eligibility.js';
+import { createRedEnvelopeDeps, claimNoticeText, registerRedEnvelopeHandlers } from './campaigns/redenvelope/wiring.js';
+import type { RedEnvelopeDeps } from './campaigns/redenvelope/service.js';
 import { followerEventOf } from './crm/bridge.js';
 import { createCrm, type Crm } from './crm/index.js';
 import {
@@ -16,6 +19,12 @@ import type { Infra } from './infra/runtime.js';
 import { createPayClient, type PayClient } from './platform/pay/index.js';
 import { createWechatClients, type WechatClients } from './platform/wechat/index.js';
 import { createWecomClient, type WecomClient } from './platform/wecom/index.js';
+import { isPlatformError } from './platform/kernel/errors.js';
+import { createServiceNotices, createClientTemplateSender, type ServiceNotices } from './push/notices.js';
+import { loadMessageTemplates, type MessageTemplate } from './push/templates.js';
+import { registerReservationHandlers } from './reservations/handlers.js';
+import { createReservationDeps, type ReservationDeps } from './reservations/index.js';
+import { createRiskEngine, type RiskEngine } from './risk/engine.js';
 import { createStaffDomain, type StaffDomain } from './staff/index.js';
 
 /**
@@ -34,6 +43,14 @@ export type AppDeps = Infra &
     /** WeCom clients by corp key (WECOM_KEY, default "default"). */
     wecom: ReadonlyMap<string, WecomClient>;
     crm: Crm;
+    /** Message templates (templates/messages) and service notices sent with them. */
+    templates: Map<string, MessageTemplate>;
+    notices: ServiceNotices;
+    risk: RiskEngine;
+    reservations: ReservationDeps;
+    redEnvelopes: RedEnvelopeDeps;
+    /** The CRM profile of a follower, if the CRM knows them yet. */
+    profileOf(account: string, openid: string): Promise<string | undefined>;
   };
 
 /** Replacements for tests and tools (e.g. a recording customer-service sender). */
@@ -94,5 +111,97 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
     await crm.followers.record(followerEventOf(event));
   });
 
-  return { ...infra, ...createStaffDomain(infra), wechatClients, events, ...gateway, pay, wecom, crm };
+  const profileOf = async (account: string, openid: string) =>
+    (await crm.identities.find(crm.identities.of.openid(account, openid)))?.toHexString();
+
+  const templates = loadMessageTemplates();
+  const notices = createServiceNotices({
+    templates,
+    sender: createClientTemplateSender((account) => wechatClients(account)),
+    defaultAccount: config.wechat.defaultAccount,
+    logger,
+    marketingAllowed: (profileId) => crm.consent.isMarketingAllowed({ profileId }, 'wechat'),
+  });
+  const eligibility = createEligibility({
+    validVerifications: async (profileId) =>
+      (await crm.profiles.verifications(profileId)).filter((v) => v.valid).map((v) => v.kind),
+  });
+  const shanghai = new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai',
+    dateStyle: 'short',
+    timeStyle: 'short',
+  });
+  const reservations = createReservationDeps(infra, {
+    eligibility,
+    notifier: {
+      async notify(n) {
+        const kind = {
+          issued: 'reservation_issued',
+          reminder: 'reservation_reminder',
+          redeemed: 'reservation_redeemed',
+        }[n.kind];
+        const result = await notices.notify({
+          profileId: n.profileId,
+          kind,
+          vars: {
+            programName: n.programName,
+            code: n.code,
+            expiresAt: shanghai.format(n.expiresAt),
+            redeemedAt: shanghai.format(new Date()),
+          },
+          idempotencyKey: n.noticeId,
+        });
+        if (!result.sent) logger.info({ noticeId: n.noticeId, reason: result.reason }, 'reservation notice not sent');
+      },
+    },
+  });
+  const risk = createRiskEngine(redis);
+  const redEnvelopes = createRedEnvelopeDeps({
+    redis,
+    logger,
+    metrics,
+    agenda: infra.agenda,
+    risk,
+    eligibility,
+    pay,
+    notifier: {
+      // A customer-service message while the follower's window is open, else the payout template.
+      async notify(n) {
+        const text = claimNoticeText(n.kind, n.amountFen, n.reason);
+        try {
+          await wechatClients(n.account).sendCustomMessage(n.openid, { msgtype: 'text', text: { content: text } });
+        } catch (err) {
+          if (!isPlatformError(err) || err.disposition !== 'give_up') throw err;
+          await notices.notify({
+            profileId: n.profileId,
+            kind: 'payout_status',
+            vars: {
+              amountYuan: (n.amountFen / 100).toFixed(2),
+              status: { paid: '已到账', confirm_needed: '待确认收款', failed: '发放失败' }[n.kind],
+            },
+            idempotencyKey: `${n.claimId}${n.kind}`,
+          });
+        }
+      },
+    },
+  });
+  registerReservationHandlers(gateway.wechatHandlers, reservations, profileOf);
+  registerRedEnvelopeHandlers(gateway.wechatHandlers, redEnvelopes, profileOf);
+
+  return {
+    ...infra,
+    ...createStaffDomain(infra),
+    wechatClients,
+    events,
+    ...gateway,
+    pay,
+    wecom,
+    crm,
+    templates,
+    notices,
+    risk,
+    reservations,
+    redEnvelopes,
+    profileOf,
+  };
 }

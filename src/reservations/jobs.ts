@@ -1,0 +1,16 @@
+/** Reservation jobs: expiry reminders (once per code) and retries of notices that could not be sent. */
+import type { Agenda } from '../infra/agenda.js';
+import { sendDueReminders, type ReservationDeps } from './service.js';
+
+export const REMIND_EXPIRING = 'reservations.remind-expiring';
+
+export function defineReservationJobs(agenda: Agenda, deps: ReservationDeps): void {
+  agenda.define(REMIND_EXPIRING, async () => {
+    const result = await sendDueReminders(deps);
+    if (result.reminded + result.retried > 0) deps.logger.info(result, 'reservation reminders sent');
+  });
+}
+
+export async function scheduleReservationJobs(agenda: Agenda): Promise<void> {
+  await agenda.every('10 minutes', REMIND_EXPIRING);
+}
