@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { provisionServices, ProvisionError } from '../src/infra/provision/index.js';
 import { defaultCacheDir } from '../src/infra/provision/ferretdb.js';
 import { exitOnSignals, loadConfigOrExit, startService } from '../src/main.js';
+import { loadMessageTemplates } from '../src/push/templates.js';
+import { startSandbox, type Sandbox } from '../src/sandbox/server.js';
+import { sandboxAccountsFrom } from '../src/sandbox/wechat/index.js';
 
 const root = join(import.meta.dirname, '..');
 const say = (line: string) => process.stderr.write(`[start] ${line}\n`);
@@ -31,10 +34,36 @@ say(`MongoDB: ${services.mongoSource}`);
 say(`Redis: ${services.redisSource}`);
 
 const config = loadConfigOrExit();
+
+// The sandbox plays WeChat for the configured accounts: its API answers the service, and its followers
+// push signed, encrypted callbacks to the service (drive them through /_control/wechat/...).
+let sandbox: Sandbox | undefined;
+if (config.sandbox.enabled) {
+  const serviceUrl = `http://127.0.0.1:${config.port}`;
+  sandbox = await startSandbox({
+    port: config.sandbox.port,
+    host: '127.0.0.1',
+    wechat: { accounts: sandboxAccountsFrom(config.wechat.accounts, serviceUrl) },
+  });
+  // The message templates staff would have added in each account's WeChat console.
+  for (const account of config.wechat.accounts)
+    for (const template of loadMessageTemplates().values())
+      sandbox.wechat.addTemplate(account.key, {
+        templateId: template.templateIds[account.key] ?? template.templateIds.default!,
+        title: template.title,
+        keywords: Object.keys(template.fields),
+      });
+  say(`sandbox (WeChat, WeChat Pay, WeCom) on ${sandbox.url}; control API under ${sandbox.url}/_control`);
+}
+
 const service = await startService(config).catch(async (err: unknown) => {
   say(`start-up failed: ${err instanceof Error ? err.message : String(err)}`);
+  await sandbox?.close();
   await services.stop();
   process.exit(1);
 });
 say(`listening on http://${config.host}:${service.port} (role ${config.role}, env ${config.env})`);
-exitOnSignals(service, () => services.stop());
+exitOnSignals(service, async () => {
+  await sandbox?.close();
+  await services.stop();
+});

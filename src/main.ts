@@ -65,6 +65,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       defineJobs(deps);
       await infra.agenda.start();
       await scheduleJobs(deps);
+      deps.crmInbound.start();
       logger.info({ processEveryMs: config.agenda.processEveryMs }, 'worker started');
     }
   } catch (err) {
@@ -106,6 +107,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         if (!result || result.timedOut) clean = false;
         // stop() unlocks whatever is still locked so another worker picks it up at once.
         await infra.agenda.stop().catch((err: unknown) => logger.warn({ err }, 'agenda stop failed'));
+        await deps.crmInbound.stop();
       }
       // Inbound messages are audited in batches off the reply path: write the last batch before leaving.
       await deps.gatewayAudit.flush().catch((err: unknown) => logger.warn({ err }, 'gateway audit flush failed'));

@@ -7,6 +7,7 @@ import { createRedEnvelopeDeps, claimNoticeText, registerRedEnvelopeHandlers } f
 import type { RedEnvelopeDeps } from './campaigns/redenvelope/service.js';
 import { followerEventOf } from './crm/bridge.js';
 import { createCrm, type Crm } from './crm/index.js';
+import { createInboundQueue, type InboundQueue } from './crm/inbound-queue.js';
 import {
   createClientCustomerServiceSender,
   createGatewayServices,
@@ -43,6 +44,8 @@ export type AppDeps = Infra &
     /** WeCom clients by corp key (WECOM_KEY, default "default"). */
     wecom: ReadonlyMap<string, WecomClient>;
     crm: Crm;
+    /** Follower events on their way from the callback path to the CRM (drained by workers). */
+    crmInbound: InboundQueue;
     /** Message templates (templates/messages) and service notices sent with them. */
     templates: Map<string, MessageTemplate>;
     notices: ServiceNotices;
@@ -106,9 +109,11 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
       await infra.agenda.now(job, data);
     },
   });
-  // Every follower's message or event reaches their profile (after WeChat got its answer).
+  // Every follower's message or event reaches their profile: queued in Redis after WeChat got its answer,
+  // recorded by workers in batches, so the callback path never waits on the CRM's database work.
+  const crmInbound = createInboundQueue({ redis, logger, metrics, record: (e) => crm.followers.record(e) });
   events.subscribe(WECHAT_INBOUND, async (event) => {
-    await crm.followers.record(followerEventOf(event));
+    await crmInbound.enqueue(followerEventOf(event));
   });
 
   const profileOf = async (account: string, openid: string) =>
@@ -197,6 +202,7 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
     pay,
     wecom,
     crm,
+    crmInbound,
     templates,
     notices,
     risk,

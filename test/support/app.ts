@@ -58,13 +58,18 @@ export async function buildTestApp(overrides: RawSettings = {}, services: Servic
   const deps = await createServices(infra, services);
   await ensureIndexes();
   const { app } = buildApp(deps);
+  // Test apps play the worker's part for follower events, so the CRM sees what the gateway received.
+  deps.crmInbound.start(50);
   return {
     config,
     deps,
     app,
     http: supertest(app.callback()),
     logs,
-    close: () => infra.close(),
+    close: async () => {
+      await deps.crmInbound.stop();
+      await infra.close();
+    },
   };
 }
 
