@@ -58,7 +58,8 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
     ...options.env,
   };
   const entry = options.entry ?? 'src/main.ts';
-  const args = ['--import', 'tsx', entry];
+  // BENCH_NODE_ARGS passes flags to the service's node (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const args = [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', entry];
   const pinned = canPin();
   const child: ChildProcess = spawn(
     pinned ? 'taskset' : process.execPath,
