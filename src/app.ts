@@ -50,7 +50,7 @@ function domainRoutes(deps: AppDeps): Router[] {
       profileOf: async (kind, value) => {
         const identity =
           kind === 'phone'
-            ? await deps.crm.identities.phone(value, true)
+            ? deps.crm.identities.phone(value, true)
             : kind === 'unionid'
               ? deps.crm.identities.of.unionid(value)
               : deps.crm.identities.of.customerNo(value);

@@ -119,6 +119,16 @@ export async function getProgram(programId: string): Promise<Program> {
   return program;
 }
 
+// Programs change rarely (create, close): the redemption path reads them from memory for a second.
+const programCache = new Map<string, { program: Program; at: number }>();
+async function cachedProgram(programId: string): Promise<Program> {
+  const hit = programCache.get(programId);
+  if (hit && Date.now() - hit.at < 1000) return hit.program;
+  const program = await getProgram(programId);
+  programCache.set(programId, { program, at: Date.now() });
+  return program;
+}
+
 /** Programs, newest first (active ones first when asked). */
 export async function listPrograms(options: { status?: 'active' | 'closed'; limit?: number } = {}): Promise<Program[]> {
   return ReservationProgram.find(options.status ? { status: options.status } : {})
@@ -378,19 +388,26 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
   if (!parsed.ok) throw await fail(parsed.reason === 'check' ? 'code_typo' : 'code_format');
   const code = await ReservationCode.findOne({ codeHash: hashCode(deps.keys, parsed.code) }).lean<CodeDoc>();
   if (!code) throw await fail('code_not_found');
-  const program = await getProgram(code.programId);
+  const program = await cachedProgram(code.programId);
   if (program.bound) {
     if (!input.profileId) throw reservationError('owner_required');
     if (input.profileId !== code.profileId) throw await fail('code_wrong_owner', program._id);
   }
 
-  // A retry of a request that already succeeded gets the same answer, even after the window closed.
-  const earlier = await ReservationOutcome.findOne({ codeId: code._id }).lean<OutcomeDoc>();
-  if (earlier) return explainOutcome(earlier, input, code.masked);
-
+  // The window is checked before the write; a retry of a request that already succeeded still gets the
+  // same answer after the window closed (the outcome read below), so only refusals pay for that read.
   const at = now(deps);
-  if (at < program.redeemFrom) throw reservationError('redeem_not_open', { from: program.redeemFrom });
-  if (at > code.expiresAt) throw reservationError('code_expired', { expiredAt: code.expiresAt });
+  const closed =
+    at < program.redeemFrom
+      ? reservationError('redeem_not_open', { from: program.redeemFrom })
+      : at > code.expiresAt
+        ? reservationError('code_expired', { expiredAt: code.expiresAt })
+        : undefined;
+  if (closed) {
+    const earlier = await ReservationOutcome.findOne({ codeId: code._id }).lean<OutcomeDoc>();
+    if (earlier) return explainOutcome(earlier, input, code.masked);
+    throw closed;
+  }
 
   let outcome: OutcomeDoc;
   try {
@@ -412,12 +429,14 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
     if (!first) throw err;
     return explainOutcome(first, input, code.masked);
   }
-  await recordAttempt(input.channel, input.actor, 'redeemed', program._id);
   deps.metrics.counter('reservation_codes_redeemed_total', 'Reservation codes redeemed', ['channel']).inc({
     channel: input.channel,
   });
   deps.logger.info({ codeId: code._id.toString(), programId: program._id, channel: input.channel }, 'code redeemed');
-  await deliverNotice(deps, program, code, 'redeemed');
+  // The "redeemed" message goes out after the answer; a notice left pending by a crash is retried by the job.
+  void deliverNotice(deps, program, code, 'redeemed').catch((err: unknown) =>
+    deps.logger.warn({ codeId: code._id.toString(), err: { message: String(err) } }, 'redeemed notice not queued'),
+  );
   return presentRedemption(outcome, code.masked);
 }
 
