@@ -10,6 +10,7 @@ import { benchCallback } from './callback.js';
 import { benchAdminAuth } from './admin-auth.js';
 import { benchCrmImport } from './crm-import.js';
 import { benchHealthz } from './healthz.js';
+import { benchReservations } from './reservations.js';
 import { benchWechatClient } from './wechat-client.js';
 import { benchPay } from './pay.js';
 import { ROOT } from './lib/service.js';
@@ -27,6 +28,11 @@ const BENCHES: Bench[] = [
   { name: 'pay', title: 'WeChat Pay: callback verification and signed transfer calls', run: benchPay },
   { name: 'admin-auth', title: 'Staff authentication: GET /admin/api/me and sign-in', run: benchAdminAuth },
   { name: 'crm-import', title: 'CRM: streaming CSV import (100k rows)', run: () => benchCrmImport() },
+  {
+    name: 'reservations',
+    title: 'Reservation codes: redemptions through the business-system API',
+    run: benchReservations,
+  },
 ];
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

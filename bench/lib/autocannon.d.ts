@@ -12,6 +12,8 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     overallRate?: number;
+    /** Stop after this many requests. */
+    amount?: number;
     requests?: AutocannonRequest[];
   }
   interface Histogram {
