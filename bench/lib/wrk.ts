@@ -27,6 +27,8 @@ export function runWrk(options: {
   connections: number;
   threads?: number;
   script?: string;
+  /** Arguments for the script's init(args), after `--`. */
+  scriptArgs?: string[];
 }): WrkResult {
   const args = [
     '-t',
@@ -39,6 +41,7 @@ export function runWrk(options: {
   ];
   if (options.script) args.push('-s', options.script);
   args.push(options.url);
+  if (options.scriptArgs?.length) args.push('--', ...options.scriptArgs);
   const cmd = canPin() ? 'taskset' : 'wrk';
   const out = spawnSync(cmd, canPin() ? ['-c', '0', 'wrk', ...args] : args, {
     encoding: 'utf8',
