@@ -181,6 +181,9 @@ async function recipients(account: string, profileIds: string[]): Promise<Recipi
   }));
 }
 
+/** WeChat keeps refusing for now (rate limit, breaker open): stop this pass; the run resumes later. */
+class DeferRun extends Error {}
+
 export interface RunSummary {
   targeted: number;
   sent: number;
@@ -219,9 +222,17 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
       break;
     }
     const batch = await recipients(plan.account, members.slice(i, i + 200));
-    for (const r of batch) {
-      const outcome = await deliverOne(deps, plan, runId, r, marketing, now());
-      summary[outcome] += 1;
+    try {
+      for (const r of batch) {
+        const outcome = await deliverOne(deps, plan, runId, r, marketing, now());
+        summary[outcome] += 1;
+      }
+    } catch (err) {
+      if (!(err instanceof DeferRun)) throw err;
+      // The send stays `reserved`: the next pass re-sends it with the same client_msg_id.
+      log.warn({ reason: err.message }, 'push run deferred: WeChat keeps refusing for now');
+      summary.deferred = true;
+      break;
     }
   }
   log.info({ summary }, 'push run pass finished');
@@ -312,7 +323,10 @@ async function deliverOne(
       if (marketing) await deps.redis.set(`push:last:${r.profileId}`, planId, 'EX', 7 * 86_400);
       return resumed ? 'resumed' : 'sent';
     } catch (err) {
-      if (isPlatformError(err) && err.disposition === 'retry' && attempt < 6) {
+      if (isPlatformError(err) && err.disposition === 'retry') {
+        await PushSend.updateOne({ _id: send._id }, { attempts: attempt + 1 });
+        // An open breaker, or a refusal that outlasts a few backoffs, ends this pass (resumed later).
+        if (err.errcode === 'circuit_open' || attempt - send.attempts >= 5) throw new DeferRun(String(err.errcode));
         // 45009 and friends: slow this worker down; the shared bucket slows the others.
         await sleepOf(deps)(backoffMs(attempt, 500, 30_000));
         continue;

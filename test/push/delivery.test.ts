@@ -1,0 +1,208 @@
+/**
+ * A tiered push through the sandbox: VIPs get the VIP content and others theirs; opt-out, blacklist and the
+ * frequency cap each stop a send and show in the funnel; a run interrupted after writing its send record
+ * resumes without a second copy; a 45009 storm slows the push without losing or duplicating a message.
+ */
+import { Types } from 'mongoose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createAudience, membersOf } from '../../src/audiences/service.js';
+import { funnel, inQuietHours, runPlan, variantOf, type PushDeps } from '../../src/push/delivery.js';
+import { PushPlan, PushSend } from '../../src/push/model.js';
+import { createClientTemplateSender } from '../../src/push/notices.js';
+import { deleteByPrefix } from '../../src/infra/redis.js';
+import { useLive } from '../support/live.js';
+import { eventually } from '../support/wait.js';
+
+const live = useLive({ WECHAT_API_BREAKER_COOLDOWN_MS: '300' });
+let deps: PushDeps;
+const people: Record<string, { openid: string; profileId: string }> = {};
+
+async function follower(name: string, tier: string) {
+  const { app, sandbox } = live();
+  const openid = `oPush${name.padEnd(11, '0')}`;
+  await sandbox.wechat.follower('default', openid).subscribe();
+  const profileId = await eventually(() => app.deps.profileOf('default', openid));
+  if (tier !== 'standard')
+    await app.deps.crm.profiles.changeTier({
+      profileId: new Types.ObjectId(profileId),
+      tier,
+      reason: 'test',
+      by: 'staff:t',
+    });
+  people[name] = { openid, profileId };
+}
+
+const inboxOf = (name: string) =>
+  live()
+    .sandbox.wechat.inbox('default', people[name]!.openid)
+    .filter((e) => e.channel === 'template');
+
+beforeAll(async () => {
+  const { app, sandbox } = live();
+  for (const template of app.deps.templates.values())
+    sandbox.wechat.addTemplate('default', {
+      templateId: template.templateIds.default,
+      title: template.title,
+      keywords: Object.keys(template.fields),
+    });
+  await follower('vip', 'vip');
+  await follower('gold', 'gold');
+  await follower('std', 'standard');
+  await follower('optout', 'vip');
+  await follower('black', 'standard');
+  await app.deps.crm.consent.optOut({
+    subject: { profileId: new Types.ObjectId(people.optout!.profileId) },
+    channel: 'wechat',
+    source: 'keyword:TD',
+  });
+  await app.deps.risk.addToList({
+    list: 'black',
+    kind: 'profile',
+    value: people.black!.profileId,
+    reason: 'complaints',
+    addedBy: 'staff:t',
+  });
+  deps = {
+    redis: app.deps.redis,
+    logger: app.deps.logger,
+    sender: createClientTemplateSender((account) => app.deps.wechatClients(account)),
+    templates: app.deps.templates,
+    policy: {
+      capPerDay: 1,
+      capPerWeek: 3,
+      quietStartHour: 0,
+      quietEndHour: 0, // no quiet hours in this test; quiet hours have their own case
+      unfollowCooldownHours: 24,
+      ratePerSecond: 50,
+    },
+    members: (audienceId) => membersOf({}, audienceId),
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
+  };
+});
+
+async function plan(name: string, audienceId: string, kindTitle: string) {
+  return PushPlan.create({
+    name,
+    account: 'default',
+    audienceId,
+    channel: 'template',
+    contents: [
+      {
+        tiers: ['vip'],
+        variant: 'A',
+        kind: 'campaign_notice',
+        vars: { title: `${kindTitle}VIP专享`, body: '高端产品开放预约' },
+      },
+      { variant: 'A', kind: 'campaign_notice', vars: { title: `${kindTitle}新品上线`, body: '欢迎了解' } },
+    ],
+    splitB: 0,
+    status: 'running',
+    createdBy: 'staff:t',
+  });
+}
+
+describe('a tiered push', () => {
+  it('sends each tier its content, stops opt-outs, blacklisted and capped customers, and never sends twice', async () => {
+    const audience = await createAudience(
+      {},
+      { name: 'followers', kind: 'condition', condition: { follows: 'default', subscribed: true } },
+      'staff:t',
+    );
+    const first = await plan('tiered', audience._id.toString(), '');
+    const summary = await runPlan(deps, first._id.toString(), 'run-1');
+    expect(summary).toMatchObject({ targeted: 5, sent: 3, skipped: 2, failed: 0 });
+    expect(
+      inboxOf('vip')
+        .map((e) => e.text)
+        .join(),
+    ).toContain('VIP专享');
+    expect(
+      inboxOf('gold')
+        .map((e) => e.text)
+        .join(),
+    ).toContain('新品上线');
+    expect(
+      inboxOf('std')
+        .map((e) => e.text)
+        .join(),
+    ).toContain('新品上线');
+    expect(inboxOf('optout')).toHaveLength(0);
+    expect(inboxOf('black')).toHaveLength(0);
+
+    // Running the same run again (a second worker, a retried job) sends nothing new.
+    await runPlan(deps, first._id.toString(), 'run-1');
+    expect(inboxOf('vip')).toHaveLength(1);
+    const [row] = await funnel(first._id.toString(), 'run-1');
+    expect(row).toMatchObject({ targeted: 5, passed: 3, sent: 3, skippedBy: { consent: 1, blacklist: 1 } });
+
+    // A second push the same day hits the daily cap of 1.
+    const second = await plan('same day', audience._id.toString(), '再次');
+    await runPlan(deps, second._id.toString(), 'run-1');
+    const [capped] = await funnel(second._id.toString(), 'run-1');
+    expect(capped?.skippedBy).toMatchObject({ cap_day: 3, consent: 1, blacklist: 1 });
+    expect(inboxOf('vip')).toHaveLength(1);
+  }, 60_000);
+
+  it('resumes an interrupted run without a second copy, and rides out a 45009 storm', async () => {
+    const { sandbox } = live();
+    await deleteByPrefix(deps.redis, `${deps.redis.options.keyPrefix ?? ''}push:cap:`); // a new day
+    const audience = await createAudience(
+      {},
+      { name: 'vip only', kind: 'list', profileIds: [people.vip!.profileId] },
+      'staff:t',
+    );
+    const interrupted = await plan('interrupted', audience._id.toString(), '恢复');
+    await runPlan(deps, interrupted._id.toString(), 'run-1');
+    expect(inboxOf('vip').filter((e) => e.text.includes('恢复'))).toHaveLength(1);
+    // As if the worker died after WeChat accepted the message but before the record said so.
+    await PushSend.updateOne({ planId: interrupted._id, profileId: people.vip!.profileId }, { state: 'reserved' });
+    const resumed = await runPlan(deps, interrupted._id.toString(), 'run-1');
+    expect(resumed.resumed).toBe(1);
+    expect(inboxOf('vip').filter((e) => e.text.includes('恢复'))).toHaveLength(1); // same client_msg_id: dropped
+
+    const stormy = await plan('storm', audience._id.toString(), '风暴');
+    await deleteByPrefix(deps.redis, `${deps.redis.options.keyPrefix ?? ''}push:cap:`); // a new day
+    sandbox.faults.add({ platform: 'wechat', path: '/cgi-bin/message/template/send', errcode: 45009, times: 5 });
+    // The storm trips the client's breaker: the run defers, and a later pass (the scheduler's) finishes it.
+    let passes = 0;
+    for (;;) {
+      passes += 1;
+      const summary = await runPlan(deps, stormy._id.toString(), 'run-1');
+      if (!summary.deferred || passes > 10) break;
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    const sends = await PushSend.find({ planId: stormy._id }).lean();
+    expect(sends.map((x) => x.state)).toEqual(['sent']);
+    expect(inboxOf('vip').filter((e) => e.text.includes('风暴'))).toHaveLength(1);
+  }, 60_000);
+
+  it('splits A/B the same way every time', () => {
+    const ids = Array.from({ length: 2000 }, () => new Types.ObjectId().toHexString());
+    const first = ids.map((id) => variantOf('plan-1', id, 0.3));
+    expect(ids.map((id) => variantOf('plan-1', id, 0.3))).toEqual(first);
+    const share = first.filter((v) => v === 'B').length / ids.length;
+    expect(share).toBeGreaterThan(0.25);
+    expect(share).toBeLessThan(0.35);
+  });
+
+  it('keeps marketing out of quiet hours (Asia/Shanghai, across midnight) and defers the run', async () => {
+    const policy = { ...deps.policy, quietStartHour: 22, quietEndHour: 8 };
+    expect(inQuietHours(policy, new Date('2026-11-23T15:30:00Z'))).toBe(true); // 23:30 in Shanghai
+    expect(inQuietHours(policy, new Date('2026-11-23T23:59:00Z'))).toBe(true); // 07:59
+    expect(inQuietHours(policy, new Date('2026-11-24T00:00:00Z'))).toBe(false); // 08:00
+    expect(inQuietHours(policy, new Date('2026-11-23T04:00:00Z'))).toBe(false); // 12:00
+    const audience = await createAudience(
+      {},
+      { name: 'night', kind: 'list', profileIds: [people.std!.profileId] },
+      'staff:t',
+    );
+    const night = await plan('night', audience._id.toString(), '夜间');
+    const summary = await runPlan(
+      { ...deps, policy, now: () => new Date('2026-11-23T15:30:00Z') },
+      night._id.toString(),
+      'run-1',
+    );
+    expect(summary.deferred).toBe(true);
+    expect(await PushSend.countDocuments({ planId: night._id })).toBe(0);
+  });
+});
