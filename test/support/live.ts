@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { RawSettings } from '../../src/infra/config.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { sandboxAccountsFrom } from '../../src/sandbox/wechat/index.js';
+import { findFreePort } from '../../src/infra/provision/net.js';
 import { buildTestApp, cleanFileScope, type TestApp } from './app.js';
 
 export interface Live {
@@ -17,14 +18,20 @@ export interface Live {
   url: string;
 }
 
-export function useLive(overrides: RawSettings = {}, options: { callbackTimeoutMs?: number } = {}): () => Live {
+export function useLive(
+  overrides: RawSettings = {},
+  options: { callbackTimeoutMs?: number; pay?: boolean } = {},
+): () => Live {
   let live: Live | undefined;
   let server: Server | undefined;
   beforeAll(async () => {
     const sandbox = await startSandbox({ wechat: { callbackTimeoutMs: options.callbackTimeoutMs ?? 5000 } });
-    const app = await buildTestApp({ WECHAT_API_BASE: sandbox.wechatBase, ...overrides });
+    // The port is chosen first: WeChat Pay's notify URL is part of the service's settings.
+    const port = await findFreePort();
+    const pay = options.pay ? sandbox.pay.settings({ notifyUrl: `http://127.0.0.1:${port}/wechatpay/notify` }) : {};
+    const app = await buildTestApp({ WECHAT_API_BASE: sandbox.wechatBase, ...pay, ...overrides });
     server = createServer(app.app.callback());
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (const account of sandboxAccountsFrom(app.config.wechat.accounts, url)) sandbox.wechat.addAccount(account);
     live = { app, sandbox, url };

@@ -22,6 +22,7 @@ const FAIL_REASONS: Record<string, string> = {
   ACCOUNT_NOT_EXIST: '收款账户不存在',
   TRANSFER_RISK: '转账存在风险，已被拦截',
   USER_NOT_CONFIRM: '超时未确认收款',
+  OVERDUE_CLOSE: '转账超时未完成，已关闭',
   CANCELLED: '转账已撤销',
 };
 
