@@ -13,6 +13,7 @@ import { opsRoutes, type ReadinessCheck } from './ops/routes.js';
 import type { AppDeps } from './services.js';
 import { ingestionRoutes } from './crm/ingestion/routes.js';
 import { crmAdminRoutes } from './crm/routes.js';
+import { redEnvelopeAdminRoutes } from './campaigns/redenvelope/routes.js';
 import { payNotifyRoutes } from './campaigns/redenvelope/wiring.js';
 import { reservationApiRoutes } from './reservations/api-routes.js';
 import { reservationAdminRoutes } from './reservations/routes.js';
@@ -34,7 +35,12 @@ export interface BuiltApp {
 
 /** Every admin API route (/admin/api), from every domain: one registry for permissions, audit and OpenAPI. */
 export function adminRoutes(deps: AppDeps): AdminRoute[] {
-  return [...staffDomainAdminRoutes(deps), ...crmAdminRoutes(deps.crm), ...reservationAdminRoutes(deps.reservations)];
+  return [
+    ...staffDomainAdminRoutes(deps),
+    ...crmAdminRoutes(deps.crm),
+    ...reservationAdminRoutes(deps.reservations),
+    ...redEnvelopeAdminRoutes(deps.redEnvelopes),
+  ];
 }
 
 /** Each domain's routers, in the order they are matched. */
