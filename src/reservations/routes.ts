@@ -2,11 +2,18 @@
  * Reservation admin API: programs (create, watch, close, issue), a customer's codes (masked; staff look
  * codes up by owner, never by typing them), revocation, and verification at purchase by service agents.
  */
+import { Readable } from 'node:stream';
+import { z } from 'zod';
 import { adminRoute, type AdminRoute } from '../staff/index.js';
+
+const CsvStream = z
+  .custom<Readable>((v) => v instanceof Readable)
+  .meta({ description: 'CSV (UTF-8, header row), streamed', type: 'string' });
 import {
   closeProgram,
   codesOfOwner,
   createProgram,
+  exportProgramCsv,
   getProgram,
   issueCodes,
   listPrograms,
@@ -156,6 +163,22 @@ export function reservationAdminRoutes(deps: ReservationDeps): AdminRoute[] {
         const summary = await issueCodes(deps, call.params.id, call.body.profileIds);
         call.audit.after = { ...summary };
         return summary;
+      },
+    ),
+    adminRoute(
+      {
+        method: 'get',
+        path: '/reservations/programs/:id/export',
+        permission: 'reservation:manage',
+        tags,
+        summary: "A program's codes (masked), owners and outcomes as CSV for finance and audit (streamed; audited)",
+        params: ProgramParams,
+        response: CsvStream,
+        audit: { action: 'reservation.program.export', targetType: 'reservation_program' },
+      },
+      async (call) => {
+        await getProgram(call.params.id);
+        return exportProgramCsv(deps, call.params.id);
       },
     ),
     adminRoute(

@@ -8,6 +8,8 @@
  * - Codes are never stored or logged in clear (codes.ts); failures are throttled per customer, IP and API key.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { stringify } from 'csv-stringify';
 import mongoose from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
 import type { Logger } from '../infra/logger.js';
@@ -151,7 +153,7 @@ export async function closeProgram(programId: string): Promise<Program> {
   const program = await ReservationProgram.findByIdAndUpdate(
     programId,
     { status: 'closed' },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean<Program>();
   if (!program) throw reservationError('program_not_found', { programId });
   return program;
@@ -669,4 +671,67 @@ export async function sendDueReminders(deps: ReservationDeps): Promise<{ reminde
     retried += 1;
   }
   return { reminded, retried };
+}
+
+const EXPORT_COLUMNS = [
+  'codeId',
+  'masked',
+  'profileId',
+  'status',
+  'issuedAt',
+  'issuedVia',
+  'expiresAt',
+  'outcomeAt',
+  'channel',
+  'actor',
+  'orderRef',
+  'reason',
+] as const;
+
+/**
+ * A program's codes as CSV for finance and audit: masked codes (never usable), owners, and each code's
+ * single outcome. Streamed from a cursor in batches, so memory stays flat for any quota.
+ */
+export function exportProgramCsv(deps: ReservationDeps, programId: string): Readable {
+  const csv = stringify({ header: true, columns: [...EXPORT_COLUMNS] });
+  const at = now(deps);
+  const rows = Readable.from(
+    (async function* () {
+      const cursor = ReservationCode.find({ programId }).sort({ _id: 1 }).lean<CodeDoc[]>().cursor({ batchSize: 500 });
+      let batch: CodeDoc[] = [];
+      const flush = async function* (codes: CodeDoc[]) {
+        const outcomes = await ReservationOutcome.find({ codeId: { $in: codes.map((c) => c._id) } }).lean<
+          OutcomeDoc[]
+        >();
+        const byCode = new Map(outcomes.map((o) => [o.codeId.toString(), o]));
+        for (const c of codes) {
+          const o = byCode.get(c._id.toString());
+          yield {
+            codeId: c._id.toString(),
+            masked: c.masked,
+            profileId: c.profileId,
+            status: o ? o.outcome : c.expiresAt < at ? 'expired' : 'active',
+            issuedAt: c.createdAt.toISOString(),
+            issuedVia: c.issuedVia,
+            expiresAt: c.expiresAt.toISOString(),
+            outcomeAt: o?.at.toISOString() ?? '',
+            channel: o?.channel ?? '',
+            actor: o?.actor ?? '',
+            orderRef: o?.orderRef ?? '',
+            reason: o?.reason ?? '',
+          };
+        }
+      };
+      for await (const code of cursor) {
+        batch.push(code);
+        if (batch.length >= 500) {
+          yield* flush(batch);
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield* flush(batch);
+    })(),
+  );
+  rows.on('error', (err) => csv.destroy(err));
+  return rows.pipe(csv);
 }

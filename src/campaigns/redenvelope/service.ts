@@ -179,7 +179,7 @@ async function setStatus(
   const updated = await RedEnvelopeCampaign.findOneAndUpdate(
     { _id: campaignId, status: { $in: from } },
     { $set: { status: to, statusReason: reason ?? '', ...extra } },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean<Campaign>();
   campaignCache.delete(campaignId);
   if (!updated) throw redEnvelopeError('campaign_state', { campaignId, to });
