@@ -42,7 +42,11 @@ export async function updateRule(
   input: { ruleId: Types.ObjectId; patch: Partial<RuleInput> },
 ): Promise<AutoTagRuleDoc> {
   if (input.patch.actions) await checkActions(input.patch.actions);
-  const doc = await AutoTagRule.findByIdAndUpdate(input.ruleId, { $set: input.patch }, { returnDocument: 'after' }).lean();
+  const doc = await AutoTagRule.findByIdAndUpdate(
+    input.ruleId,
+    { $set: input.patch },
+    { returnDocument: 'after' },
+  ).lean();
   if (!doc) throw new DomainError('not_found', 'rule_not_found', 'No such rule.');
   return doc;
 }
