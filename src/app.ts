@@ -15,7 +15,9 @@ import { ingestionRoutes } from './crm/ingestion/routes.js';
 import { crmAdminRoutes } from './crm/routes.js';
 import { redEnvelopeAdminRoutes } from './campaigns/redenvelope/routes.js';
 import { payNotifyRoutes } from './campaigns/redenvelope/wiring.js';
+import { h5AuthRoutes } from './h5/session.js';
 import { reservationApiRoutes } from './reservations/api-routes.js';
+import { reservationH5Routes } from './reservations/h5-routes.js';
 import { reservationAdminRoutes } from './reservations/routes.js';
 import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
 
@@ -64,6 +66,23 @@ function domainRoutes(deps: AppDeps): Router[] {
       },
     }),
     payNotifyRoutes(deps.pay, deps.redEnvelopes),
+    h5AuthRoutes({
+      config: deps.config,
+      redis: deps.redis,
+      authorizeUrl: (account, input) => deps.wechatClients(account).authorizeUrl({ ...input, scope: 'snsapi_base' }),
+      exchangeCode: (account, code) => deps.wechatClients(account).exchangeCode(code),
+      resolveProfile: async (account, openid, unionid) => {
+        const identities = [deps.crm.identities.of.openid(account, openid)];
+        if (unionid) identities.push(deps.crm.identities.of.unionid(unionid));
+        const resolved = await deps.crm.identities.resolve({
+          identities,
+          source: `wechat:${account}`,
+          seed: { stage: 'follower' },
+        });
+        return resolved.profileId.toHexString();
+      },
+    }),
+    reservationH5Routes(deps.reservations, deps.config),
   ];
 }
 

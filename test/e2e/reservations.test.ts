@@ -3,7 +3,7 @@
  * template message), redeems it by typing it; a business system redeems another code with its API key,
  * exactly once; a standard follower is refused.
  */
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { createProgram } from '../../src/reservations/index.js';
 import { useLive } from '../support/live.js';
@@ -17,6 +17,14 @@ async function followerWithTier(openid: string, tier: string) {
   const follower = sandbox.wechat.follower('default', openid);
   await follower.subscribe();
   const profileId = await eventually(() => app.deps.profileOf('default', openid));
+  // Let the CRM finish recording the subscribe first: on FerretDB two concurrent updates of one profile
+  // document can lose one another (whole-document rewrites), and the tier change must not be the one lost.
+  await eventually(async () => {
+    const doc = await mongoose.connection
+      .db!.collection('crm_profiles')
+      .findOne({ _id: new Types.ObjectId(profileId) });
+    return doc?.lastInteractionAt instanceof Date || undefined;
+  });
   if (tier !== 'standard')
     await app.deps.crm.profiles.changeTier({
       profileId: new Types.ObjectId(profileId),
@@ -81,7 +89,7 @@ describe('reservation codes through the chat and the API', () => {
       });
     const answers = await Promise.all([redeem(), redeem(), redeem()]);
     // The same order reference is the same request: every copy gets the one redemption.
-    for (const res of answers) expect(res.status).toBe(200);
+    for (const res of answers) expect(res.status, await res.clone().text()).toBe(200);
     const again = await fetch(`${url}/api/reservations/redeem`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': source.apiKey },
@@ -95,5 +103,79 @@ describe('reservation codes through the chat and the API', () => {
       body: JSON.stringify(body),
     });
     expect(anonymous.status).toBe(401);
+  }, 60_000);
+
+  it('lets a VIP sign in on the H5 page by OAuth, claim and redeem, and refuses forged sessions', async () => {
+    const { app, sandbox, url } = live();
+    const program = await createProgram(
+      app.deps.reservations,
+      {
+        name: '私募产品C',
+        quota: 3,
+        issueFrom: new Date(Date.now() - HOUR),
+        issueUntil: new Date(Date.now() + HOUR),
+        redeemFrom: new Date(Date.now() - HOUR),
+        redeemUntil: new Date(Date.now() + 48 * HOUR),
+        issueMode: 'claim',
+        eligibility: { tiers: ['vip'] },
+      },
+      'staff-1',
+    );
+    await followerWithTier('oVipH5Reserve001', 'vip');
+
+    const start = await fetch(`${url}/h5/oauth/start?next=/h5/reservations`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const code = sandbox.wechat.oauthCode('default', 'oVipH5Reserve001', 'snsapi_base');
+    const forged = await fetch(`${url}/h5/oauth/callback?code=${code}&state=${'0'.repeat(32)}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(forged.status).toBe(400);
+    const signedIn = await fetch(`${url}/h5/oauth/callback?code=${code}&state=${state}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(signedIn.status).toBe(200);
+    const { token, next } = (await signedIn.json()) as { token: string; next: string };
+    expect(next).toBe('/h5/reservations');
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+    expect((await fetch(`${url}/api/h5/reservations/codes`)).status).toBe(401);
+    const programs = (await (await fetch(`${url}/api/h5/reservations/programs`, { headers: auth })).json()) as {
+      items: { id: string }[];
+    };
+    expect(programs.items.map((p) => p.id)).toContain(program._id);
+    const claimed = await fetch(`${url}/api/h5/reservations/claim`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ programId: program._id }),
+    });
+    expect(claimed.status, await claimed.clone().text()).toBe(201);
+    const { code: reservation } = (await claimed.json()) as { code: string };
+    const mine = (await (await fetch(`${url}/api/h5/reservations/codes`, { headers: auth })).json()) as {
+      items: { code: string }[];
+    };
+    expect(mine.items.map((c) => c.code)).toContain(reservation);
+    const redeem = () =>
+      fetch(`${url}/api/h5/reservations/redeem`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ code: reservation }),
+      });
+    expect((await redeem()).status).toBe(200);
+    expect((await redeem()).status).toBe(200); // the same customer's retry gets the same answer
+
+    // A staff token is not a customer session.
+    const staffLogin = await fetch(`${url}/admin/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'admin-password-test' }),
+    });
+    if (staffLogin.status === 200) {
+      const { accessToken } = (await staffLogin.json()) as { accessToken: string };
+      expect(
+        (await fetch(`${url}/api/h5/reservations/codes`, { headers: { authorization: `Bearer ${accessToken}` } }))
+          .status,
+      ).toBe(401);
+    }
   }, 60_000);
 });

@@ -3,7 +3,7 @@
  * frequency cap each stop a send and show in the funnel; a run interrupted after writing its send record
  * resumes without a second copy; a 45009 storm slows the push without losing or duplicating a message.
  */
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAudience, membersOf } from '../../src/audiences/service.js';
 import { funnel, inQuietHours, runPlan, variantOf, type PushDeps } from '../../src/push/delivery.js';
@@ -22,6 +22,14 @@ async function follower(name: string, tier: string) {
   const openid = `oPush${name.padEnd(11, '0')}`;
   await sandbox.wechat.follower('default', openid).subscribe();
   const profileId = await eventually(() => app.deps.profileOf('default', openid));
+  // Let the CRM finish recording the subscribe first: on FerretDB two concurrent updates of one profile
+  // document can lose one another (whole-document rewrites), and the tier change must not be the one lost.
+  await eventually(async () => {
+    const doc = await mongoose.connection
+      .db!.collection('crm_profiles')
+      .findOne({ _id: new Types.ObjectId(profileId) });
+    return doc?.lastInteractionAt instanceof Date || undefined;
+  });
   if (tier !== 'standard')
     await app.deps.crm.profiles.changeTier({
       profileId: new Types.ObjectId(profileId),

@@ -5,6 +5,8 @@ declare module 'koa' {
   interface DefaultState {
     requestId: string;
     log: Logger;
+    /** Set by the H5 customer-session middleware (src/h5/session.ts). */
+    customer?: { profileId: string; account: string; openid: string };
   }
 }
 
