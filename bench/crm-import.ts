@@ -12,10 +12,8 @@ import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { createCrm } from '../src/crm/index.js';
 import { loadConfig } from '../src/infra/config.js';
-import { defaultCacheDir } from '../src/infra/provision/ferretdb.js';
-import { provisionServices } from '../src/infra/provision/index.js';
 import { createInfra, ensureIndexes } from '../src/infra/runtime.js';
-import { ROOT } from './lib/service.js';
+import { provisionBenchServices } from './lib/service.js';
 
 async function writeCsv(path: string, rows: number): Promise<void> {
   const out = createWriteStream(path);
@@ -38,14 +36,7 @@ async function writeCsv(path: string, rows: number): Promise<void> {
 }
 
 export async function benchCrmImport(rows = Number(process.env.CRM_BENCH_ROWS ?? 100_000)): Promise<string> {
-  const services = await provisionServices({
-    workDir: join(ROOT, '.cache', 'bench'),
-    mongoUrl: process.env.MONGO_URL,
-    redisUrl: process.env.REDIS_URL,
-    ferretdbDatabase: 'scrm_ferretdb_bench',
-    cacheDir: defaultCacheDir(),
-    log: (l) => process.stderr.write(`[bench] ${l}\n`),
-  });
+  const services = await provisionBenchServices();
   const tag = randomBytes(3).toString('hex');
   const config = loadConfig({
     APP_ENV: 'development',

@@ -30,12 +30,9 @@ export interface BenchServiceOptions {
   cpu?: number;
 }
 
-export function canPin(): boolean {
-  return spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
-}
-
-export async function startBenchService(options: BenchServiceOptions = {}): Promise<BenchService> {
-  const services = await provisionServices({
+/** Storage and Redis for benchmarks: found or started by the project's own provisioning. */
+export function provisionBenchServices(): Promise<Provisioned> {
+  return provisionServices({
     workDir: join(ROOT, '.cache', 'bench'),
     mongoUrl: process.env.MONGO_URL,
     redisUrl: process.env.REDIS_URL,
@@ -43,6 +40,14 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
     cacheDir: defaultCacheDir(),
     log: (l) => process.stderr.write(`[bench] ${l}\n`),
   });
+}
+
+export function canPin(): boolean {
+  return spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function startBenchService(options: BenchServiceOptions = {}): Promise<BenchService> {
+  const services = await provisionBenchServices();
   const port = await findFreePort();
   const tag = randomBytes(3).toString('hex');
   const env: Record<string, string> = {

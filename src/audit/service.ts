@@ -4,20 +4,8 @@ import { ObjectIdString, IsoDateTime } from '../staff/api/schemas.js';
 import { findPage, PageQuery, type Page } from '../staff/api/pagination.js';
 import { AuditEntry, type AuditEntryDoc } from './model.js';
 
-export interface AuditInput {
-  action: string;
-  outcome: 'ok' | 'denied' | 'failed';
-  errorCode?: string;
-  actorId?: string;
-  actorUsername?: string;
-  targetType: string;
-  targetId?: string;
-  before?: Record<string, unknown>;
-  after?: Record<string, unknown>;
-  requestId: string;
-  ip: string;
-  route: string;
-}
+/** What the route layer appends: the entry without its id and time (set when it is written). */
+export type AuditInput = Omit<AuditEntryDoc, '_id' | 'at'>;
 
 export const AuditQuery = z
   .object({

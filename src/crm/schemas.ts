@@ -1,7 +1,6 @@
 /**
  * Admin API inputs and outputs of the CRM (zod, strict): reused by the routes and the OpenAPI document.
  */
-import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { IsoDateTime, ObjectIdString, PageQuery } from '../staff/index.js';
 import { CONSENT_CHANNELS } from './consent/model.js';
@@ -219,6 +218,4 @@ export const ImportReportView = z.object({
 });
 
 /** A CSV body streamed to the client (text/csv). */
-export const CsvStream = z
-  .custom<Readable>((v) => v instanceof Readable)
-  .meta({ description: 'CSV (UTF-8, header row), streamed', type: 'string' });
+export { CsvStream } from '../staff/index.js';

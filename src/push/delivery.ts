@@ -10,6 +10,7 @@ import { isDuplicateKey } from '../infra/errors.js';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
+import { isListed } from '../risk/engine.js';
 import { PushPlan, PushSend, type PlanContent, type PushPlanDoc, type PushSendDoc } from './model.js';
 import { MissingVariables, renderTemplate, type MessageTemplate } from './templates.js';
 
@@ -268,8 +269,12 @@ async function deliverOne(
     if (!content) return skip('no_content_for_tier');
     if (marketing) {
       if (!r.consent) return skip('consent');
-      const listed = await deps.redis.sismember('risk:list:black:profile', r.profileId);
-      if (listed === 1 || (await deps.redis.sismember('risk:list:black:openid', r.openid)) === 1)
+      if (
+        await isListed(deps.redis, 'black', [
+          ['profile', r.profileId],
+          ['openid', r.openid],
+        ])
+      )
         return skip('blacklist');
       if (await deps.redis.exists(`push:cooldown:${r.profileId}`)) return skip('unfollow_cooldown');
     }

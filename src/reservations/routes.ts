@@ -2,13 +2,7 @@
  * Reservation admin API: programs (create, watch, close, issue), a customer's codes (masked; staff look
  * codes up by owner, never by typing them), revocation, and verification at purchase by service agents.
  */
-import { Readable } from 'node:stream';
-import { z } from 'zod';
-import { adminRoute, type AdminRoute } from '../staff/index.js';
-
-const CsvStream = z
-  .custom<Readable>((v) => v instanceof Readable)
-  .meta({ description: 'CSV (UTF-8, header row), streamed', type: 'string' });
+import { adminRoute, CsvStream, type AdminRoute } from '../staff/index.js';
 import {
   closeProgram,
   codesOfOwner,

@@ -75,6 +75,19 @@ export const RiskListEntry = mongoose.model('RiskListEntry', listSchema);
 
 const listKey = (list: 'black' | 'gray', kind: ListKind) => `risk:list:${list}:${kind}`;
 
+/** Whether any of the values is on the list (one Redis round trip; the lists' mirror is kept by the engine). */
+export async function isListed(
+  redis: Redis,
+  list: 'black' | 'gray',
+  values: readonly (readonly [ListKind, string])[],
+): Promise<boolean> {
+  if (values.length === 0) return false;
+  const pipeline = redis.pipeline();
+  for (const [kind, value] of values) pipeline.sismember(listKey(list, kind), value);
+  const answers = (await pipeline.exec()) ?? [];
+  return answers.some(([, member]) => member === 1);
+}
+
 export interface RiskEngine {
   assess(action: string, subject: RiskSubject, facts: RiskFacts, policy?: RiskPolicy): Promise<RiskDecision>;
   addToList(entry: {

@@ -26,7 +26,7 @@ export { adminRoute, ADMIN_API_PREFIX, type AdminRoute, type AdminCall, type Aud
 export { adminApiRouter, type AdminApiDeps } from './api/router.js';
 export { buildOpenApiDocument } from './api/openapi.js';
 export { findPage, pageOf, PageQuery, sortParam, afterCursor, type Page, type SortSpec } from './api/pagination.js';
-export { ErrorBody, IdParams, IsoDateTime, ObjectIdString } from './api/schemas.js';
+export { CsvStream, ErrorBody, IdParams, IsoDateTime, ObjectIdString } from './api/schemas.js';
 export { can, type Principal } from './principal.js';
 export {
   PERMISSIONS,

@@ -3,48 +3,20 @@
  * template message), redeems it by typing it; a business system redeems another code with its API key,
  * exactly once; a standard follower is refused.
  */
-import mongoose, { Types } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { createProgram } from '../../src/reservations/index.js';
-import { useLive } from '../support/live.js';
+import { givenFollower, registerMessageTemplates, useLive } from '../support/live.js';
 import { eventually } from '../support/wait.js';
 
 const live = useLive();
 const HOUR = 3_600_000;
 
-async function followerWithTier(openid: string, tier: string) {
-  const { app, sandbox } = live();
-  const follower = sandbox.wechat.follower('default', openid);
-  await follower.subscribe();
-  const profileId = await eventually(() => app.deps.profileOf('default', openid));
-  // Let the CRM finish recording the subscribe first: on FerretDB two concurrent updates of one profile
-  // document can lose one another (whole-document rewrites), and the tier change must not be the one lost.
-  await eventually(async () => {
-    const doc = await mongoose.connection
-      .db!.collection('crm_profiles')
-      .findOne({ _id: new Types.ObjectId(profileId) });
-    return doc?.lastInteractionAt instanceof Date || undefined;
-  });
-  if (tier !== 'standard')
-    await app.deps.crm.profiles.changeTier({
-      profileId: new Types.ObjectId(profileId),
-      tier,
-      reason: 'test',
-      by: 'staff:t',
-    });
-  return { follower, profileId };
-}
+const followerWithTier = (openid: string, tier: string) => givenFollower(live(), openid, tier);
 
 describe('reservation codes through the chat and the API', () => {
   it('lets a VIP claim and redeem in the chat, a business system redeem once, and refuses others', async () => {
-    const { app, sandbox, url } = live();
-    // The account's templates, as staff would have added them in the WeChat console.
-    for (const template of app.deps.templates.values())
-      sandbox.wechat.addTemplate('default', {
-        templateId: template.templateIds.default,
-        title: template.title,
-        keywords: Object.keys(template.fields),
-      });
+    const { app, url } = live();
+    registerMessageTemplates(live());
     await createProgram(
       app.deps.reservations,
       {

@@ -3,40 +3,22 @@
  * frequency cap each stop a send and show in the funnel; a run interrupted after writing its send record
  * resumes without a second copy; a 45009 storm slows the push without losing or duplicating a message.
  */
-import mongoose, { Types } from 'mongoose';
+import { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAudience, membersOf } from '../../src/audiences/service.js';
 import { funnel, inQuietHours, runPlan, variantOf, type PushDeps } from '../../src/push/delivery.js';
 import { PushPlan, PushSend } from '../../src/push/model.js';
 import { createClientTemplateSender } from '../../src/push/notices.js';
 import { deleteByPrefix } from '../../src/infra/redis.js';
-import { useLive } from '../support/live.js';
-import { eventually } from '../support/wait.js';
+import { givenFollower, registerMessageTemplates, useLive } from '../support/live.js';
 
 const live = useLive({ WECHAT_API_BREAKER_COOLDOWN_MS: '300' });
 let deps: PushDeps;
 const people: Record<string, { openid: string; profileId: string }> = {};
 
 async function follower(name: string, tier: string) {
-  const { app, sandbox } = live();
   const openid = `oPush${name.padEnd(11, '0')}`;
-  await sandbox.wechat.follower('default', openid).subscribe();
-  const profileId = await eventually(() => app.deps.profileOf('default', openid));
-  // Let the CRM finish recording the subscribe first: on FerretDB two concurrent updates of one profile
-  // document can lose one another (whole-document rewrites), and the tier change must not be the one lost.
-  await eventually(async () => {
-    const doc = await mongoose.connection
-      .db!.collection('crm_profiles')
-      .findOne({ _id: new Types.ObjectId(profileId) });
-    return doc?.lastInteractionAt instanceof Date || undefined;
-  });
-  if (tier !== 'standard')
-    await app.deps.crm.profiles.changeTier({
-      profileId: new Types.ObjectId(profileId),
-      tier,
-      reason: 'test',
-      by: 'staff:t',
-    });
+  const { profileId } = await givenFollower(live(), openid, tier);
   people[name] = { openid, profileId };
 }
 
@@ -46,13 +28,8 @@ const inboxOf = (name: string) =>
     .filter((e) => e.channel === 'template');
 
 beforeAll(async () => {
-  const { app, sandbox } = live();
-  for (const template of app.deps.templates.values())
-    sandbox.wechat.addTemplate('default', {
-      templateId: template.templateIds.default,
-      title: template.title,
-      keywords: Object.keys(template.fields),
-    });
+  const { app } = live();
+  registerMessageTemplates(live());
   await follower('vip', 'vip');
   await follower('gold', 'gold');
   await follower('std', 'standard');

@@ -4,12 +4,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import mongoose, { Types } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import type { RawSettings } from '../../src/infra/config.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { sandboxAccountsFrom } from '../../src/sandbox/wechat/index.js';
+import type { FollowerDriver } from '../../src/sandbox/wechat/followers.js';
 import { findFreePort } from '../../src/infra/provision/net.js';
 import { buildTestApp, cleanFileScope, type TestApp } from './app.js';
+import { eventually } from './wait.js';
 
 export interface Live {
   app: TestApp;
@@ -47,4 +50,44 @@ export function useLive(
     if (!live) throw new Error('the live service is not started yet');
     return live;
   };
+}
+
+/** The account's message templates, as staff would have added them in the WeChat console. */
+export function registerMessageTemplates(live: Live, account = 'default'): void {
+  for (const template of live.app.deps.templates.values())
+    live.sandbox.wechat.addTemplate(account, {
+      templateId: template.templateIds[account] ?? template.templateIds.default!,
+      title: template.title,
+      keywords: Object.keys(template.fields),
+    });
+}
+
+/**
+ * A follower who subscribed through the sandbox and whom the CRM has recorded, moved to `tier`.
+ * The CRM finishes recording the subscribe first: on FerretDB two concurrent updates of one profile
+ * document can lose one another (whole-document rewrites), and the tier change must not be the one lost.
+ */
+export async function givenFollower(
+  live: Live,
+  openid: string,
+  tier = 'standard',
+): Promise<{ follower: FollowerDriver; profileId: string }> {
+  const { app, sandbox } = live;
+  const follower = sandbox.wechat.follower('default', openid);
+  await follower.subscribe();
+  const profileId = await eventually(() => app.deps.profileOf('default', openid));
+  await eventually(async () => {
+    const doc = await mongoose.connection
+      .db!.collection('crm_profiles')
+      .findOne({ _id: new Types.ObjectId(profileId) });
+    return doc?.lastInteractionAt instanceof Date || undefined;
+  });
+  if (tier !== 'standard')
+    await app.deps.crm.profiles.changeTier({
+      profileId: new Types.ObjectId(profileId),
+      tier,
+      reason: 'test',
+      by: 'staff:t',
+    });
+  return { follower, profileId };
 }

@@ -1,4 +1,5 @@
 /** Building blocks shared by every admin route's schemas (and so by the OpenAPI document). */
+import { Readable } from 'node:stream';
 import { z } from 'zod';
 
 /** A MongoDB ObjectId as 24 hex characters (path params and references). */
@@ -21,3 +22,8 @@ export const ErrorBody = z.object({
       .meta({ description: 'invalid_input carries fields: [{ path, message }]' }),
   }),
 });
+
+/** A streamed CSV answer (exports): UTF-8 with a header row. */
+export const CsvStream = z
+  .custom<Readable>((v) => v instanceof Readable)
+  .meta({ description: 'CSV (UTF-8, header row), streamed', type: 'string' });
