@@ -2,10 +2,12 @@
  * What the CRM learns from the callback gateway: every inbound message or event of a follower becomes a
  * follower event (subscribe, unsubscribe, message, click, scan, location, template receipt), recorded
  * idempotently under the gateway's dedup key. Runs as an event-bus subscriber, after WeChat got its answer.
+ * Phone numbers in texts are masked: a follower types theirs to verify it, and only the vault keeps it whole.
  */
 import type { WechatInboundEvent } from '../gateway/index.js';
 import { dedupKeyOf, type Inbound } from '../platform/wechat/inbound.js';
 import type { FollowerEventInput, FollowerEventKind } from './index.js';
+import { maskPhonesIn } from './phone.js';
 
 function kindOf(inbound: Inbound): FollowerEventKind {
   if (inbound.kind === 'message') return 'message';
@@ -49,7 +51,10 @@ export function followerEventOf(event: WechatInboundEvent): FollowerEventInput {
   if (inbound.kind === 'message') {
     return {
       ...base,
-      payload: { type: inbound.type, ...(inbound.type === 'text' ? { text: inbound.content.slice(0, 500) } : {}) },
+      payload: {
+        type: inbound.type,
+        ...(inbound.type === 'text' ? { text: maskPhonesIn(inbound.content.slice(0, 500)) } : {}),
+      },
       ...(inbound.type === 'location'
         ? { location: { latitude: inbound.latitude, longitude: inbound.longitude } }
         : {}),

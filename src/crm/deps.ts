@@ -52,4 +52,12 @@ export interface CrmDeps {
   wechatTags?: WechatTagSync;
   audit?: CrmAudit;
   now: () => Date;
+  /** Told after a tier change is recorded (the integrator publishes `crm.tier-changed` on the event bus). */
+  onTierChanged?: (change: TierChanged) => void;
+}
+
+export interface TierChanged {
+  profileId: string;
+  from?: string;
+  to: string;
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import * as attributes from './attributes/service.js';
 import * as consent from './consent/service.js';
-import type { CrmAudit, CrmDeps, FollowerInfoSource, ProfileScope, WechatTagSync } from './deps.js';
+import type { CrmAudit, CrmDeps, FollowerInfoSource, ProfileScope, TierChanged, WechatTagSync } from './deps.js';
 import * as followers from './followers/service.js';
 import { recordWecomContact } from './followers/wecom.js';
 import * as merges from './identities/merge.js';
@@ -23,7 +23,7 @@ import * as tags from './tags/service.js';
 import { recordEvent } from './timeline/record.js';
 import * as timeline from './timeline/service.js';
 
-export type { CrmAudit, FollowerInfo, FollowerInfoSource, ProfileScope, WechatTagSync } from './deps.js';
+export type { CrmAudit, FollowerInfo, FollowerInfoSource, ProfileScope, TierChanged, WechatTagSync } from './deps.js';
 export type { ConsentChannel } from './consent/model.js';
 export type { FollowerEventInput, FollowerEventKind } from './followers/service.js';
 export type { WecomContactInput } from './followers/wecom.js';
@@ -43,6 +43,15 @@ export interface CrmOptions {
   /** Queues a job now (Agenda's `now`): used to run uploaded imports on a worker. */
   schedule?: (job: string, data: Record<string, unknown>) => Promise<void>;
   now?: () => Date;
+  /** Told after each tier change (e.g. to publish `crm.tier-changed`). */
+  onTierChanged?: CrmDeps['onTierChanged'];
+}
+
+declare module '../infra/events.js' {
+  interface DomainEvents {
+    /** A profile's tier changed (menus re-tag the follower; caches of the tier drop it). */
+    'crm.tier-changed': TierChanged;
+  }
 }
 
 type Bound<F> = F extends (deps: CrmDeps, ...args: infer A) => infer R ? (...args: A) => R : never;
@@ -61,6 +70,7 @@ export function createCrm(options: CrmOptions) {
     wechatTags: options.wechatTags,
     audit: options.audit,
     now: options.now ?? (() => new Date()),
+    ...(options.onTierChanged ? { onTierChanged: options.onTierChanged } : {}),
   };
   return {
     deps,
@@ -69,6 +79,8 @@ export function createCrm(options: CrmOptions) {
       record: bind(deps, followers.recordFollowerEvent),
       state: bind(deps, followers.followerState),
       history: followers.subscriptionHistory,
+      /** Re-derives the follower row's subscription fields from the history (after a lost update). */
+      reconcile: followers.reconcileSubscription,
       /** The Agenda job body: batched, bounded user-info enrichment. */
       enrich: bind(deps, followers.enrichFollowers),
     },
@@ -77,6 +89,9 @@ export function createCrm(options: CrmOptions) {
       resolve: bind(deps, identities.resolveProfile),
       find: identities.findByIdentity,
       of: identities.identityOf,
+      unionidOf: identities.unionidOf,
+      ownerKnownBefore: identities.ownerKnownBefore,
+      contestedBetween: identities.contestedBetween,
       phone: (raw: string, verified: boolean) => identities.identityOf.phone(deps, raw, verified),
       merge: bind(deps, merges.mergeProfiles),
       unmerge: bind(deps, merges.unmergeProfiles),

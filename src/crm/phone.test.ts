@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createPhoneVault, maskPhone, normalizePhone } from './phone.js';
+import { createPhoneVault, maskPhone, maskPhonesIn, normalizePhone } from './phone.js';
 
 describe('phone vault', () => {
   const vault = createPhoneVault(randomBytes(32));
@@ -16,6 +16,14 @@ describe('phone vault', () => {
   it('masks to the first three and last four digits', () => {
     expect(maskPhone('13800131234')).toBe('138****1234');
     expect(maskPhone('+442079460958')).toBe('+442****0958');
+  });
+
+  it('masks mobiles inside free text and leaves other digits alone', () => {
+    expect(maskPhonesIn('我的手机 13800131234，谢谢')).toBe('我的手机 138****1234，谢谢');
+    expect(maskPhonesIn('+86 13800131234')).toBe('138****1234');
+    expect(maskPhonesIn('号码 138 0013-1234')).toBe('号码 138****1234');
+    expect(maskPhonesIn('订单 123456789012 和 110011')).toBe('订单 123456789012 和 110011');
+    expect(maskPhonesIn('213800131234')).toBe('213800131234');
   });
 
   it('encrypts with a fresh IV each time, hashes stably for look-ups, and detects tampering', () => {

@@ -38,6 +38,13 @@ export function maskPhone(normalized: string): string {
   return `${normalized.startsWith('+') ? '+' : ''}${digits.slice(0, 3)}****${digits.slice(-4)}`;
 }
 
+/** Mainland mobiles inside free text (e.g. a chat message), masked: what a timeline or a report may keep. */
+export function maskPhonesIn(text: string): string {
+  return text.replace(/(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d){8})(?!\d)/g, (_, number: string) =>
+    maskPhone(number.replace(/[\s-]/g, '')),
+  );
+}
+
 export function createPhoneVault(masterKey: Buffer): PhoneVault {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), info, 32));
   const encKey = derive('crm.phone.enc');

@@ -23,7 +23,10 @@ export {
   type RecordingCustomerServiceSender,
 } from './customer-service.js';
 export { replies, type Reply } from '../platform/wechat/replies.js';
-export { gatewayRoutes } from './routes.js';
+export { gatewayRoutes, readBody } from './routes.js';
+// Shared with the WeCom callback (src/wecom): the same dedup and query-parameter rules.
+export { createDedup, type Dedup } from './dedup.js';
+export { param, type Query } from './pipeline.js';
 export { defineGatewayJobs, pruneInboundAudit, PRUNE_INBOUND_AUDIT } from './jobs.js';
 
 export interface GatewayServices {

@@ -77,9 +77,10 @@ const CRYPTO_CODES: Record<CryptoErrorCode, [string, string]> = {
   receive_id_mismatch: ['appid_mismatch', 'The message was encrypted for another AppID.'],
 };
 
-function param(query: Query, name: string, required: true): string;
-function param(query: Query, name: string, required: false): string | undefined;
-function param(query: Query, name: string, required: boolean): string | undefined {
+/** One query parameter: refused when repeated or longer than 512; `required` refuses it missing or empty. */
+export function param(query: Query, name: string, required: true): string;
+export function param(query: Query, name: string, required: false): string | undefined;
+export function param(query: Query, name: string, required: boolean): string | undefined {
   const v = query[name];
   if (Array.isArray(v)) throw new DomainError('invalid', 'invalid_parameter', `${name} is given more than once.`);
   if (v === undefined || v === '') {

@@ -17,7 +17,7 @@ export interface GatewayRouteDeps {
 }
 
 /** Reads the raw body as UTF-8, refusing more than `limit` bytes (by header first, then by count). */
-async function readBody(ctx: Context, limit: number): Promise<string> {
+export async function readBody(ctx: Context, limit: number): Promise<string> {
   const declared = Number(ctx.get('content-length') || '0');
   if (declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];

@@ -31,7 +31,16 @@ export interface RiskFacts {
   subscribesLast30Days?: number;
   /** Distinct profiles or followers sharing this customer's unionid or phone. */
   accountsSharingIdentity?: number;
+  /**
+   * Two-sided actions (a referral: the subject brings the counterpart): what the caller found the two sides to
+   * share — one profile, a unionid, a customer number, a verified phone, a device, an IP. Any of them is one
+   * person on both sides.
+   */
+  sharedWithCounterpart?: readonly SharedIdentifier[];
 }
+
+export const SHARED_IDENTIFIERS = ['profile', 'unionid', 'customer_no', 'phone', 'device', 'ip'] as const;
+export type SharedIdentifier = (typeof SHARED_IDENTIFIERS)[number];
 
 export interface RiskPolicy {
   newFollowerCooldownHours: number;
@@ -154,6 +163,13 @@ export function createRiskEngine(redis: Redis, now: () => Date = () => new Date(
           rule: 'shared_identity',
           verdict: 'review',
           detail: `${facts.accountsSharingIdentity} accounts share a unionid or phone`,
+        });
+
+      for (const kind of new Set(facts.sharedWithCounterpart ?? []))
+        rules.push({
+          rule: `self_dealing.${kind}`,
+          verdict: 'deny',
+          detail: `the counterpart shares the subject's ${kind}`,
         });
 
       for (const [kind, limits] of Object.entries(policy.velocity) as [

@@ -65,6 +65,32 @@ describe('crm: follower lifecycle', () => {
     expect((await crm.followers.state('fund', o))?.subscribed).toBe(true);
   });
 
+  it('a lost update of the follower row (FerretDB, concurrent writers) is read through and repaired', async () => {
+    const { crm } = t().deps;
+    const o = openid();
+    const now = Date.now();
+    await crm.followers.record(followerEvent({ account: 'fund', openid: o, kind: 'subscribe', at: new Date(now) }));
+    await crm.followers.record(
+      followerEvent({ account: 'fund', openid: o, kind: 'unsubscribe', at: new Date(now + 60_000) }),
+    );
+    // What a racing whole-document rewrite leaves behind: the row says subscribed, the history does not.
+    await Follower.updateOne({ account: 'fund', openid: o }, { $set: { subscribed: true, stateAt: new Date(now) } });
+    expect((await crm.followers.state('fund', o))?.subscribed).toBe(false);
+
+    // The row is repaired by the next subscription event, or by reconcile (after any write of the row).
+    await crm.followers.record(
+      followerEvent({ account: 'fund', openid: o, kind: 'subscribe', at: new Date(now + 120_000) }),
+    );
+    await crm.followers.record(
+      followerEvent({ account: 'fund', openid: o, kind: 'unsubscribe', at: new Date(now + 180_000) }),
+    );
+    await Follower.updateOne({ account: 'fund', openid: o }, { $set: { subscribed: true } });
+    await crm.followers.reconcile('fund', o);
+    const row = await Follower.findOne({ account: 'fund', openid: o }).lean();
+    expect(row).toMatchObject({ subscribed: false, stateAt: new Date(now + 180_000) });
+    expect(row?.lastSubscribedAt).toEqual(new Date(now + 120_000));
+  });
+
   it('a retried event has one side effect', async () => {
     const { crm } = t().deps;
     const o = openid();
@@ -138,7 +164,7 @@ describe('crm: follower lifecycle', () => {
       expect(f?.subscribeScene).toBe('ADD_SCENE_PROFILE_CARD');
     }
     expect(await Profile.countDocuments({ mergedInto: known.profileId })).toBe(withUnion.length);
-  });
+  }, 90_000); // three enrichment runs against FerretDB; under a full parallel suite on 2 cores this took over 30 s
 
   it('a failed batch is retried by the next run', async () => {
     const base = t().deps;

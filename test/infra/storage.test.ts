@@ -41,7 +41,14 @@ describe('storage', () => {
   it('keeps Redis keys under the file prefix', async () => {
     const { redis, config } = t().deps;
     await redis.set('probe', 'x');
-    const raw = await redis.scan('0', 'MATCH', `${config.redis.prefix}probe`, 'COUNT', 1000);
-    expect(raw[1]).toContain(`${config.redis.prefix}probe`);
+    // SCAN walks the whole keyspace a page at a time (MATCH filters each page): follow the cursor to its end.
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.prefix}probe`, 'COUNT', 1000);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    expect(found).toEqual([`${config.redis.prefix}probe`]);
   });
 });

@@ -349,11 +349,14 @@ describe('mass messages', () => {
     });
   });
 
-  it('delivers at most 4 broadcasts a month to a follower', async () => {
+  it('delivers at most 4 broadcasts a month to a follower, and refuses a fifth send-to-all (45028)', async () => {
     const acct = fx().account();
     const [a, b] = await acct.followers(2);
-    for (let i = 0; i < 5; i++)
+    for (let i = 0; i < 4; i++)
       await acct.client.sendToTag({ all: true }, { msgtype: 'text', text: { content: `#${i}` } });
+    await expect(
+      acct.client.sendToTag({ all: true }, { msgtype: 'text', text: { content: '#4' } }),
+    ).rejects.toMatchObject({ errcode: 45028 });
     expect(fx().sandbox.wechat.inbox(acct.key, a!)).toHaveLength(4);
     expect(fx().sandbox.wechat.inbox(acct.key, b!)).toHaveLength(4);
   });

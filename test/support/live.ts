@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import mongoose, { Types } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import type { RawSettings } from '../../src/infra/config.js';
+import type { ServiceOverrides } from '../../src/services.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { sandboxAccountsFrom } from '../../src/sandbox/wechat/index.js';
 import type { FollowerDriver } from '../../src/sandbox/wechat/followers.js';
@@ -23,7 +24,7 @@ export interface Live {
 
 export function useLive(
   overrides: RawSettings = {},
-  options: { callbackTimeoutMs?: number; pay?: boolean } = {},
+  options: { callbackTimeoutMs?: number; pay?: boolean; services?: (sandbox: Sandbox) => ServiceOverrides } = {},
 ): () => Live {
   let live: Live | undefined;
   let server: Server | undefined;
@@ -32,7 +33,10 @@ export function useLive(
     // The port is chosen first: WeChat Pay's notify URL is part of the service's settings.
     const port = await findFreePort();
     const pay = options.pay ? sandbox.pay.settings({ notifyUrl: `http://127.0.0.1:${port}/wechatpay/notify` }) : {};
-    const app = await buildTestApp({ WECHAT_API_BASE: sandbox.wechatBase, ...pay, ...overrides });
+    const app = await buildTestApp(
+      { WECHAT_API_BASE: sandbox.wechatBase, ...pay, ...overrides },
+      options.services?.(sandbox),
+    );
     server = createServer(app.app.callback());
     await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

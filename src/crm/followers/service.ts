@@ -117,10 +117,67 @@ export async function recordFollowerEvent(deps: CrmDeps, input: FollowerEventInp
     set.lastInteractionAt = input.at;
   if (input.kind === 'location' && input.location) set.location = { ...input.location, at: input.at };
   if (Object.keys(set).length > 0) await Follower.updateOne({ _id: follower._id }, { $set: set });
+  if (input.kind === 'subscribe' || input.kind === 'unsubscribe')
+    await reconcileSubscription(input.account, input.openid);
   if (set.lastInteractionAt) await Profile.updateOne({ _id: profileId }, { $max: { lastInteractionAt: input.at } });
   if (input.kind === 'subscribe')
     await Profile.updateOne({ _id: profileId, stage: 'lead' }, { $set: { stage: 'follower' } });
   return { profileId: profileId.toHexString(), duplicate: false, resubscribe };
+}
+
+/** What the subscription history (insert-only, keyed by event id) says about a follower. */
+export interface SubscriptionSummary {
+  subscribed: boolean;
+  stateAt: Date;
+  firstSubscribedAt?: Date;
+  lastSubscribedAt?: Date;
+  lastUnsubscribedAt?: Date;
+}
+
+/** Folds a follower's history: the latest event decides the state; ties go to the later insert. */
+export function summarizeSubscription(events: readonly SubscriptionEventDoc[]): SubscriptionSummary | undefined {
+  const sorted = [...events].sort(
+    (a, b) => a.at.getTime() - b.at.getTime() || a._id.toHexString().localeCompare(b._id.toHexString()),
+  );
+  const last = sorted.at(-1);
+  if (!last) return undefined;
+  const subscribes = sorted.filter((e) => e.kind === 'subscribe');
+  const unsubscribes = sorted.filter((e) => e.kind === 'unsubscribe');
+  return {
+    subscribed: last.kind === 'subscribe',
+    stateAt: last.at,
+    firstSubscribedAt: subscribes[0]?.at,
+    lastSubscribedAt: subscribes.at(-1)?.at,
+    lastUnsubscribedAt: unsubscribes.at(-1)?.at,
+  };
+}
+
+const sameTime = (a?: Date, b?: Date) => a?.getTime() === b?.getTime();
+
+/**
+ * Brings the follower row's subscription fields in line with the history. The row is a denormalised copy
+ * for queries (`subscribed: true`); FerretDB can lose one of two concurrent updates of one document (an
+ * enrichment write racing an unsubscribe), so every writer re-checks after writing, and reads of one
+ * follower take the state from the history itself.
+ */
+export async function reconcileSubscription(account: string, openid: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const [events, follower] = await Promise.all([
+      SubscriptionEvent.find({ account, openid }).lean(),
+      Follower.findOne({ account, openid }).lean(),
+    ]);
+    const want = summarizeSubscription(events);
+    if (!want || !follower) return;
+    const drift: Partial<FollowerDoc> = {};
+    if (follower.subscribed !== want.subscribed || !sameTime(follower.stateAt, want.stateAt)) {
+      drift.subscribed = want.subscribed;
+      drift.stateAt = want.stateAt;
+    }
+    for (const key of ['firstSubscribedAt', 'lastSubscribedAt', 'lastUnsubscribedAt'] as const)
+      if (want[key] && !sameTime(follower[key], want[key])) drift[key] = want[key];
+    if (Object.keys(drift).length === 0) return;
+    await Follower.updateOne({ _id: follower._id }, { $set: drift });
+  }
 }
 
 async function ensureFollower(account: string, openid: string, profileId: Types.ObjectId): Promise<FollowerDoc> {
@@ -159,8 +216,13 @@ export async function followerState(
   account: string,
   openid: string,
 ): Promise<PresentedFollower | undefined> {
-  const f = await Follower.findOne({ account, openid }).lean();
-  return f ? presentFollower(deps, f) : undefined;
+  const [f, events] = await Promise.all([
+    Follower.findOne({ account, openid }).lean(),
+    SubscriptionEvent.find({ account, openid }).lean(),
+  ]);
+  if (!f) return undefined;
+  const history = summarizeSubscription(events);
+  return presentFollower(deps, history ? { ...f, ...history } : f);
 }
 
 export function presentFollower(deps: Pick<CrmDeps, 'now'>, f: FollowerDoc): PresentedFollower {
@@ -228,6 +290,7 @@ export async function enrichFollowers(deps: CrmDeps): Promise<{ fetched: number;
         if (info.qrScene) set.qrScene = info.qrScene;
         if (info.tagIds) set.wechatTagIds = info.tagIds;
         await Follower.updateOne({ account, openid: info.openid }, { $set: set });
+        await reconcileSubscription(account, info.openid);
         if (info.tagIds) await applyWechatTags(deps, { profileId, account, wechatTagIds: info.tagIds });
         fetched += 1;
       }

@@ -107,4 +107,6 @@ const linkReviewSchema = new Schema<LinkReviewDoc>(
 linkReviewSchema.index({ dedupKey: 1 }, { unique: true });
 // listReviews(status), oldest first.
 linkReviewSchema.index({ status: 1, createdAt: 1 });
+// contestedBetween(a, b): the open reviews a profile is part of.
+linkReviewSchema.index({ profileIds: 1, status: 1 });
 export const LinkReview = mongoose.model<LinkReviewDoc>('CrmLinkReview', linkReviewSchema);

@@ -271,3 +271,58 @@ export async function identitiesOf(deps: CrmDeps, profileId: Types.ObjectId): Pr
     linkedAt: r.createdAt.toISOString(),
   }));
 }
+
+/** The unionid a profile (or a profile merged into it) holds, if the CRM knows one. */
+export async function unionidOf(profileId: Types.ObjectId): Promise<string | undefined> {
+  const family = await profileFamily(await canonicalId(profileId));
+  const row = await Identity.findOne({ profileId: idsFilter(family), kind: 'unionid' }, { key: 1 }).lean();
+  return row?.key;
+}
+
+/**
+ * The profile that holds `identity` (a follower's unionid), when that profile was known before `before` through
+ * anything but this follower: another account's follower, a WeCom contact, an import, another openid. What the
+ * follower's own account linked for the follower (its openid, the unionid its enrichment found) does not count.
+ */
+export async function ownerKnownBefore(
+  identity: Pick<IdentityInput, 'kind' | 'key'>,
+  before: Date,
+  follower: { account: string; openid: string },
+): Promise<Types.ObjectId | undefined> {
+  const owner = await findByIdentity(identity);
+  if (!owner) return undefined;
+  const family = await profileFamily(owner);
+  const earlier = await Identity.find(
+    { profileId: idsFilter(family), createdAt: { $lt: before } },
+    { kind: 1, key: 1, source: 1 },
+  )
+    .limit(100)
+    .lean();
+  const own = identityOf.openid(follower.account, follower.openid);
+  const ownSource = `wechat:${follower.account}`;
+  const elsewhere = earlier.some(
+    (e) =>
+      !(e.kind === own.kind && e.key === own.key) &&
+      !(e.kind === identity.kind && e.key === identity.key && e.source === ownSource),
+  );
+  return elsewhere ? owner : undefined;
+}
+
+/**
+ * The strong identity kinds two profiles are claimed to share while staff have not decided: an open link
+ * review between them (e.g. one verified phone on two WeChat users with different unionids). Two profiles the
+ * CRM merged are one profile; callers compare canonical ids for that.
+ */
+export async function contestedBetween(a: Types.ObjectId, b: Types.ObjectId): Promise<IdentityKind[]> {
+  const [famA, famB] = await Promise.all([canonicalId(a).then(profileFamily), canonicalId(b).then(profileFamily)]);
+  const inB = new Set(famB.map(String));
+  // Bounded: a profile sits in few reviews; the filter on the other side runs here.
+  const open = await LinkReview.find(
+    { profileIds: idsFilter(famA), status: 'open' },
+    { profileIds: 1, identityKind: 1 },
+  )
+    .limit(200)
+    .lean();
+  const kinds = open.filter((r) => r.profileIds.some((id) => inB.has(String(id)))).map((r) => r.identityKind);
+  return [...new Set(kinds)];
+}

@@ -131,8 +131,16 @@ export interface ProfilePatch {
 /** Edits profile fields; a verified phone also becomes a linking identity (which may queue a review). */
 export async function updateProfile(
   deps: CrmDeps,
-  input: { profileId: Types.ObjectId; patch: ProfilePatch; by: string; scope?: ProfileScope },
+  input: {
+    profileId: Types.ObjectId;
+    patch: ProfilePatch;
+    by: string;
+    scope?: ProfileScope;
+    /** Who made the change, for the timeline and the identity (default `staff:<by>`; `customer` for self-service). */
+    source?: string;
+  },
 ): Promise<PresentedProfile> {
+  const source = input.source ?? `staff:${input.by}`;
   const doc = await scopedProfile(input.profileId, input.scope);
   const set: Record<string, unknown> = {};
   const unset: Record<string, 1> = {};
@@ -150,13 +158,13 @@ export async function updateProfile(
     { ...(Object.keys(set).length ? { $set: set } : {}), ...(Object.keys(unset).length ? { $unset: unset } : {}) },
   );
   if (phone) {
-    await attachIdentity(deps, identityOf.phone(deps, phone.number, phone.verified), doc._id, `staff:${input.by}`);
+    await attachIdentity(deps, identityOf.phone(deps, phone.number, phone.verified), doc._id, source);
   }
   await appendTimeline(deps, {
     profileId: doc._id,
     type: 'profile.updated',
     at: deps.now(),
-    source: `staff:${input.by}`,
+    source,
     payload: { fields: [...Object.keys(set), ...Object.keys(unset)] },
   });
   return presentProfile((await Profile.findById(doc._id).lean())!);
@@ -189,6 +197,7 @@ export async function changeTier(
     source: input.by === 'system' ? 'crm' : `staff:${input.by}`,
     payload: { from: doc.tier, to: input.tier, reason: input.reason },
   });
+  deps.onTierChanged?.({ profileId: doc._id.toHexString(), from: doc.tier, to: input.tier });
   return presentProfile({ ...doc, tier: input.tier });
 }
 
@@ -221,6 +230,8 @@ export async function recordVerification(
     by: string;
     expiresAt?: Date;
     scope?: ProfileScope;
+    /** For the timeline (default `staff:<by>`; `customer` when the customer verified themselves). */
+    source?: string;
   },
 ): Promise<PresentedVerification> {
   const doc = await scopedProfile(input.profileId, input.scope);
@@ -238,7 +249,7 @@ export async function recordVerification(
     profileId: doc._id,
     type: 'profile.verification',
     at,
-    source: `staff:${input.by}`,
+    source: input.source ?? `staff:${input.by}`,
     payload: { kind: input.kind, status: input.status, method: input.method },
   });
   return presentVerification(v.toObject(), at);

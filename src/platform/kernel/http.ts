@@ -22,6 +22,7 @@ export interface PlatformRequest<T> {
   method: 'GET' | 'POST';
   path: string;
   query?: Record<string, string | number | undefined>;
+  /** JSON, or a FormData sent as multipart/form-data. */
   body?: unknown;
   /** Response schema: an unexpected shape is a PlatformError('bad_response'), never a crash downstream. */
   schema?: z.ZodType<T>;
@@ -57,10 +58,12 @@ export function createPlatformHttp(options: PlatformHttpOptions): PlatformHttp {
       throw err;
     }
     try {
+      // A FormData body goes as multipart/form-data (media uploads); fetch writes its boundary.
+      const form = req.body instanceof FormData ? req.body : undefined;
       const res = await fetch(urlOf(req.path, req.query), {
         method: req.method,
-        headers: req.body === undefined ? {} : { 'content-type': 'application/json' },
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        headers: req.body === undefined || form ? {} : { 'content-type': 'application/json' },
+        body: req.body === undefined ? undefined : (form ?? JSON.stringify(req.body)),
         signal: AbortSignal.timeout(options.timeoutMs),
       });
       if (res.status >= 500) {

@@ -12,6 +12,7 @@ import { createWechatCaller, type WechatCaller, type WechatRetryPolicy } from '.
 import { customServiceApi, type CustomServiceApi } from './api/custom-service.js';
 import { jsSdkApi, type JsSdkApi } from './api/jssdk.js';
 import { massApi, type MassApi } from './api/mass.js';
+import { mediaApi, type MediaApi } from './api/media.js';
 import { menuApi, type MenuApi } from './api/menus.js';
 import { oauthApi, type OAuthApi } from './api/oauth.js';
 import { qrCodeApi, type QrCodeApi } from './api/qrcodes.js';
@@ -20,7 +21,7 @@ import { templateApi, type TemplateApi } from './api/templates.js';
 import { userApi, type UserApi } from './api/users.js';
 
 export interface WechatClient
-  extends MenuApi, TemplateApi, CustomServiceApi, UserApi, TagApi, QrCodeApi, MassApi, OAuthApi, JsSdkApi {
+  extends MenuApi, TemplateApi, CustomServiceApi, UserApi, TagApi, QrCodeApi, MassApi, MediaApi, OAuthApi, JsSdkApi {
   readonly accountKey: string;
   readonly appid: string;
   accessToken(): Promise<string>;
@@ -71,6 +72,7 @@ export function createWechatClient(
     ...tagApi(caller),
     ...qrCodeApi(caller),
     ...massApi(caller),
+    ...mediaApi(caller),
     ...oauthApi(caller),
     ...jsSdkApi(caller),
   };
@@ -106,6 +108,7 @@ export { createWechatCaller, type WechatCaller, type WechatCallRequest, type Wec
 export type { CustomMessage, CustomMessageType, CustomServiceApi } from './api/custom-service.js';
 export { jsSdkSignature, type JsSdkApi, type JsSdkConfig } from './api/jssdk.js';
 export type { MassApi, MassMessage, MassSent } from './api/mass.js';
+export { TEMPORARY_MEDIA_SECONDS, type MediaApi, type UploadedMedia } from './api/media.js';
 export { MENU_BUTTON_TYPES, type MenuApi, type MenuButton, type MenuMatchRule, type Menus } from './api/menus.js';
 export type { OAuthApi, OAuthGrant, OAuthScope, OAuthUserInfo } from './api/oauth.js';
 export { MAX_TEMPORARY_QR_SECONDS, type QrCode, type QrCodeApi, type QrScene } from './api/qrcodes.js';

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createMessageCrypto, sha1Signature, signaturesEqual } from '../wechat/crypto.js';
+import { encryptOf, XmlError } from '../wechat/xml.js';
 
 export type WecomCallbackErrorCode = 'bad_signature' | 'missing_params' | 'bad_body' | 'stale_timestamp';
 
@@ -42,12 +43,17 @@ export interface WecomCallbackCrypto {
   sealEcho(plaintext: string, options?: { timestamp?: string; nonce?: string }): Required<WecomCallbackQuery>;
 }
 
-const ENCRYPT = /<Encrypt>\s*(?:<!\[CDATA\[([^\]]*)\]\]>|([^<]*))\s*<\/Encrypt>/;
-
-/** The <Encrypt> value of a callback envelope (CDATA or plain text). */
+/**
+ * The <Encrypt> value of a callback envelope, read by the official-account gateway's codec (which refuses
+ * DOCTYPE/entities); undefined when the body has none or is not XML.
+ */
 export function encryptedPartOf(body: string): string | undefined {
-  const m = ENCRYPT.exec(body);
-  return m ? (m[1] ?? m[2] ?? '').trim() : undefined;
+  try {
+    return encryptOf(body) || undefined;
+  } catch (err) {
+    if (err instanceof XmlError) return undefined;
+    throw err;
+  }
 }
 
 export function createWecomCallbackCrypto(options: {

@@ -3,7 +3,7 @@
  * `Event=change_external_contact` with a `ChangeType`; anything else is an `unknown` variant, never a throw.
  * https://developer.work.weixin.qq.com/document/path/92130
  */
-import { parseStringPromise } from 'xml2js';
+import { parseXml, type XmlNode } from '../wechat/xml.js';
 
 interface Common {
   corpid: string;
@@ -31,23 +31,28 @@ export type WecomEvent =
       fields: Record<string, string>;
     });
 
-export async function parseWecomEvent(xml: string): Promise<WecomEvent> {
-  const parsed = (await parseStringPromise(xml, { explicitArray: false, trim: true })) as {
-    xml?: Record<string, unknown>;
-  };
+/**
+ * Parses decrypted callback XML with the official-account gateway's hardened codec (no DOCTYPE or
+ * entities, one <xml> root); throws its XmlError on malformed input.
+ */
+export function parseWecomEvent(xml: string): Promise<WecomEvent> {
+  return Promise.resolve(wecomEventOf(parseXml(xml)));
+}
+
+/** The typed event of an already parsed callback (text children only; values trimmed). */
+export function wecomEventOf(node: XmlNode): WecomEvent {
   const fields: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parsed.xml ?? {})) if (typeof v === 'string') fields[k] = v;
+  for (const [k, v] of Object.entries(node)) if (typeof v === 'string') fields[k] = v.trim();
   const createTime = Number(fields.CreateTime ?? 0);
   const common: Common = {
     corpid: fields.ToUserName ?? '',
     createTime,
-    dedupKey: [
-      fields.ToUserName,
-      fields.ChangeType ?? fields.Event,
-      fields.UserID,
-      fields.ExternalUserID,
-      createTime,
-    ].join(':'),
+    // Messages carry a MsgId; events are told apart by their change, parties and time.
+    dedupKey: fields.MsgId
+      ? `${fields.ToUserName ?? ''}:msg:${fields.MsgId}`
+      : [fields.ToUserName, fields.ChangeType ?? fields.Event, fields.UserID, fields.ExternalUserID, createTime].join(
+          ':',
+        ),
   };
   const userId = fields.UserID ?? '';
   const externalUserId = fields.ExternalUserID ?? '';

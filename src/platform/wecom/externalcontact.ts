@@ -292,3 +292,237 @@ export async function addMsgTemplate(
   });
   return { msgid: res.msgid, failList: res.fail_list };
 }
+
+// ---- Members, batch reads and hand-over ----------------------------------------------------------
+
+/**
+ * The members with customer contact enabled.
+ * https://developer.work.weixin.qq.com/document/path/92571
+ */
+export async function getFollowUserList(client: WecomClient): Promise<string[]> {
+  const res = await client.call({
+    method: 'GET',
+    path: '/cgi-bin/externalcontact/get_follow_user_list',
+    schema: z.object({ follow_user: z.array(z.string()).default([]) }),
+  });
+  return res.follow_user;
+}
+
+const FollowInfo = z.object({
+  userid: z.string(),
+  remark: z.string().optional(),
+  description: z.string().optional(),
+  createtime: z.number().int(),
+  tag_id: z.array(z.string()).optional(),
+  remark_mobiles: z.array(z.string()).optional(),
+  oper_userid: z.string().optional(),
+  add_way: z.number().int().optional(),
+  state: z.string().optional(),
+});
+const BatchResponse = z.object({
+  external_contact_list: z.array(z.object({ external_contact: ExternalContact, follow_info: FollowInfo })).default([]),
+  next_cursor: z.string().optional(),
+});
+export type ExternalContactPage = z.infer<typeof BatchResponse>;
+
+/**
+ * One page of the customers of some members, with each member's follow info (limit ≤ 100).
+ * https://developer.work.weixin.qq.com/document/path/93010
+ */
+export function batchGetByUser(
+  client: WecomClient,
+  input: { userids: string[]; cursor?: string; limit?: number },
+): Promise<ExternalContactPage> {
+  return client.call({
+    method: 'POST',
+    path: '/cgi-bin/externalcontact/batch/get_by_user',
+    body: { userid_list: input.userids, cursor: input.cursor ?? '', limit: input.limit ?? 100 },
+    schema: BatchResponse,
+  });
+}
+
+/**
+ * Hands customers over from one member to another: `resigned` for a member who left (离职继承), else the
+ * in-service transfer (在职继承, the customer is told). At most 100 customers per call; each has its errcode.
+ * https://developer.work.weixin.qq.com/document/path/94081 (resigned)  /92125 (in service)
+ */
+export async function transferCustomer(
+  client: WecomClient,
+  input: { handoverUserid: string; takeoverUserid: string; externalUserIds: string[]; resigned: boolean },
+): Promise<{ externalUserId: string; errcode: number }[]> {
+  if (input.externalUserIds.length === 0 || input.externalUserIds.length > 100)
+    throw new TypeError('1 to 100 customers per transfer');
+  const res = await client.call({
+    method: 'POST',
+    path: input.resigned
+      ? '/cgi-bin/externalcontact/resigned/transfer_customer'
+      : '/cgi-bin/externalcontact/transfer_customer',
+    body: {
+      handover_userid: input.handoverUserid,
+      takeover_userid: input.takeoverUserid,
+      external_userid: input.externalUserIds,
+    },
+    schema: z.object({
+      customer: z.array(z.object({ external_userid: z.string(), errcode: z.number().int() })).default([]),
+    }),
+  });
+  return res.customer.map((c) => ({ externalUserId: c.external_userid, errcode: c.errcode }));
+}
+
+/**
+ * One page of a group-send task's per-customer results for one sender: status 0 not sent, 1 sent,
+ * 2 not a friend (any more), 3 already received another group send today.
+ * https://developer.work.weixin.qq.com/document/path/93338
+ */
+export async function getGroupMsgSendResult(
+  client: WecomClient,
+  input: { msgid: string; userid: string; cursor?: string; limit?: number },
+): Promise<{ sendList: { externalUserId: string; status: number }[]; nextCursor?: string }> {
+  const res = await client.call({
+    method: 'POST',
+    path: '/cgi-bin/externalcontact/get_groupmsg_send_result',
+    body: { msgid: input.msgid, userid: input.userid, limit: input.limit ?? 500, cursor: input.cursor },
+    schema: z.object({
+      send_list: z.array(z.object({ external_userid: z.string().optional(), status: z.number().int() })).default([]),
+      next_cursor: z.string().optional(),
+    }),
+  });
+  return {
+    sendList: res.send_list.flatMap((s) =>
+      s.external_userid ? [{ externalUserId: s.external_userid, status: s.status }] : [],
+    ),
+    ...(res.next_cursor ? { nextCursor: res.next_cursor } : {}),
+  };
+}
+
+/**
+ * One page of the group-send tasks created in a time window (≤ 1 month, seconds): msgid, creator, text and
+ * creation time. The only way to learn whether an `add_msg_template` whose answer was lost created a task.
+ * https://developer.work.weixin.qq.com/document/path/93338
+ */
+export async function getGroupMsgListV2(
+  client: WecomClient,
+  input: {
+    chatType?: 'single' | 'group';
+    startTime: number;
+    endTime: number;
+    creator?: string;
+    /** 0 created by the corp (API or admin), 1 by members, 2 both. */
+    filterType?: 0 | 1 | 2;
+    cursor?: string;
+    limit?: number;
+  },
+): Promise<{
+  groupMsgs: { msgid: string; creator?: string; createTime: number; text?: string }[];
+  nextCursor?: string;
+}> {
+  const res = await client.call({
+    method: 'POST',
+    path: '/cgi-bin/externalcontact/get_groupmsg_list_v2',
+    body: {
+      chat_type: input.chatType ?? 'single',
+      start_time: input.startTime,
+      end_time: input.endTime,
+      creator: input.creator,
+      filter_type: input.filterType ?? 2,
+      limit: input.limit ?? 100,
+      cursor: input.cursor,
+    },
+    schema: z.object({
+      group_msg_list: z
+        .array(
+          z.object({
+            msgid: z.string(),
+            creator: z.string().optional(),
+            create_time: z.coerce.number().int(),
+            text: z.object({ content: z.string() }).optional(),
+          }),
+        )
+        .default([]),
+      next_cursor: z.string().optional(),
+    }),
+  });
+  return {
+    groupMsgs: res.group_msg_list.map((m) => ({
+      msgid: m.msgid,
+      ...(m.creator ? { creator: m.creator } : {}),
+      createTime: m.create_time,
+      ...(m.text ? { text: m.text.content } : {}),
+    })),
+    ...(res.next_cursor ? { nextCursor: res.next_cursor } : {}),
+  };
+}
+
+/**
+ * The member behind an OAuth code from the WeCom client (single use, 5 minutes): a userid for members,
+ * only an openid for anyone else.
+ * https://developer.work.weixin.qq.com/document/path/91023
+ */
+export async function getUserInfoByCode(client: WecomClient, code: string): Promise<{ userid?: string }> {
+  const res = await client.call({
+    method: 'GET',
+    path: '/cgi-bin/auth/getuserinfo',
+    query: { code },
+    schema: z.object({ userid: z.string().optional(), UserId: z.string().optional() }),
+  });
+  const userid = res.userid ?? res.UserId;
+  return userid ? { userid } : {};
+}
+
+// ---- Customer groups (客户群) --------------------------------------------------------------------
+
+/**
+ * One page of the corp's customer group chats (limit ≤ 1000).
+ * https://developer.work.weixin.qq.com/document/path/92120
+ */
+export async function listGroupChats(
+  client: WecomClient,
+  input: { cursor?: string; limit?: number } = {},
+): Promise<{ chatIds: string[]; nextCursor?: string }> {
+  const res = await client.call({
+    method: 'POST',
+    path: '/cgi-bin/externalcontact/groupchat/list',
+    body: { status_filter: 0, cursor: input.cursor, limit: input.limit ?? 1000 },
+    schema: z.object({
+      group_chat_list: z.array(z.object({ chat_id: z.string(), status: z.number().int() })).default([]),
+      next_cursor: z.string().optional(),
+    }),
+  });
+  return {
+    chatIds: res.group_chat_list.map((g) => g.chat_id),
+    ...(res.next_cursor ? { nextCursor: res.next_cursor } : {}),
+  };
+}
+
+const GroupChat = z.object({
+  chat_id: z.string(),
+  name: z.string().default(''),
+  owner: z.string(),
+  create_time: z.number().int(),
+  member_list: z
+    .array(
+      z.object({
+        userid: z.string(),
+        /** 1 a member of the corp, 2 an external contact. */
+        type: z.number().int(),
+        join_time: z.number().int(),
+        unionid: z.string().optional(),
+      }),
+    )
+    .default([]),
+});
+export type GroupChatDetail = z.infer<typeof GroupChat>;
+
+/**
+ * A customer group chat with its members.
+ * https://developer.work.weixin.qq.com/document/path/92122
+ */
+export async function getGroupChat(client: WecomClient, chatId: string): Promise<GroupChatDetail> {
+  const res = await client.call({
+    method: 'POST',
+    path: '/cgi-bin/externalcontact/groupchat/get',
+    body: { chat_id: chatId, need_name: 1 },
+    schema: z.object({ group_chat: GroupChat }),
+  });
+  return res.group_chat;
+}

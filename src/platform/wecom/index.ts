@@ -17,7 +17,17 @@ export {
   delCorpTag,
   markTag,
   addMsgTemplate,
+  getFollowUserList,
+  batchGetByUser,
+  transferCustomer,
+  getGroupMsgSendResult,
+  getGroupMsgListV2,
+  getUserInfoByCode,
+  listGroupChats,
+  getGroupChat,
+  type GroupChatDetail,
   ContactWayInput,
+  type ExternalContactPage,
   type ExternalContactDetail,
   type CorpTagGroup,
   type WecomAttachment,
@@ -29,4 +39,4 @@ export {
   type WecomCallbackCrypto,
   type WecomCallbackQuery,
 } from './crypto.js';
-export { parseWecomEvent, type WecomEvent } from './events.js';
+export { parseWecomEvent, wecomEventOf, type WecomEvent } from './events.js';
