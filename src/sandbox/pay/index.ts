@@ -66,6 +66,8 @@ export interface PaySandboxApi {
   /** The user confirms receipt (what requestMerchantTransfer does in WeChat). */
   confirmTransfer(packageInfo: string, openid?: string): BillState;
   bill(outBillNo: string): SandboxBill | undefined;
+  /** Every transfer bill the merchant made: the merchant ledger a test compares with ours. */
+  bills(): SandboxBill[];
   batch(outBatchNo: string): SandboxBatch | undefined;
   notifications(): PayNotificationAttempt[];
   configure(options: PaySandboxOptions): void;
@@ -534,6 +536,7 @@ export async function createPaySandbox(
     failPaymentsTo: (openid, reason) => ledger.failPaymentsTo(openid, reason),
     confirmTransfer: (pkg, openid) => ledger.confirm(pkg, openid).state,
     bill: (no) => ledger.bill(no),
+    bills: () => ledger.bills(),
     batch: (no) => ledger.batch(no),
     notifications: () => attempts.slice(),
     configure(next) {

@@ -4,6 +4,7 @@
  * (then MASSSENDJOBFINISH). Everything delivered lands in the follower's inbox.
  */
 import type Router from '@koa/router';
+import { checkIssuedMedia } from './api-media.js';
 import { accountOf, bodyOf, knownFollower, obj, str, WxError, type WechatEnv } from './env.js';
 import type { AccountState, SandboxFollower } from './state.js';
 
@@ -133,6 +134,9 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
     if (!check || !payload) throw new WxError(40008, 'invalid message type');
     const problem = check(payload);
     if (problem) throw new WxError(47001, `data format error: ${problem}`);
+    const mediaId = str(payload.media_id);
+    if (mediaId && (msgtype === 'image' || msgtype === 'voice' || msgtype === 'video'))
+      checkIssuedMedia(env, state, mediaId);
     if (msgtype === 'news') {
       const articles = payload.articles;
       if (!Array.isArray(articles) || articles.length === 0) throw new WxError(44003, 'empty news data');
@@ -209,6 +213,11 @@ export function registerMessageRoutes(router: Router, env: WechatEnv): void {
     if (!filter) throw new WxError(40097, 'invalid args: filter');
     let recipients: SandboxFollower[];
     if (filter.is_to_all === true) {
+      // Sends to everyone share the account's four a month (console included): the fifth has no quota.
+      const month = env.state.month();
+      const toAll = state.massToAllByMonth.get(month) ?? 0;
+      if (toAll >= 4) throw new WxError(45028, 'has no masssend quota');
+      state.massToAllByMonth.set(month, toAll + 1);
       recipients = [...state.followers.values()].filter((f) => f.subscribed);
     } else {
       const tagId = Number(filter.tag_id);

@@ -166,6 +166,11 @@ export interface CallbackDriver {
   push(account: SandboxWechatAccount, follower: SandboxFollower, fields: XmlRecord): Promise<PushResult>;
 }
 
+function pushType(fields: XmlRecord): string {
+  const v = fields.MsgType === 'event' ? fields.Event : fields.MsgType;
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : 'unknown';
+}
+
 export function createCallbackDriver(deps: CallbackDriverDeps): CallbackDriver {
   async function postOnce(
     url: string,
@@ -190,75 +195,94 @@ export function createCallbackDriver(deps: CallbackDriverDeps): CallbackDriver {
 
   return {
     async push(account, follower, fields) {
-      const xml = buildXml({
-        ToUserName: account.originalId,
-        FromUserName: follower.openid,
-        CreateTime: deps.clock.nowSeconds(),
-        ...fields,
+      const result = await pushOnce(account, follower, fields);
+      const answered = result.attempts.find((a) => a.outcome === 'answered');
+      deps.state.pushLog.push({
+        account: account.key,
+        openid: follower.openid,
+        type: pushType(fields),
+        at: new Date(deps.clock.now()).toISOString(),
+        ...(answered ? { answeredMs: result.attempts.reduce((ms, a) => ms + a.elapsedMs, 0) } : {}),
+        attempts: result.attempts.length,
+        reply: result.reply,
       });
-      const result: PushResult = { pushed: xml, mode: account.mode, attempts: [], reply: 'unanswered' };
-      if (!account.callbackUrl) {
-        result.problem = 'the account has no callback URL';
-        return result;
-      }
-      const rules = deps.rules();
-      // WeChat re-sends the same push; our side must recognise it (MsgId, or FromUserName + CreateTime).
-      const sealed = sealPush(account, xml, follower.openid, { timestamp: String(deps.clock.nowSeconds()) });
-      let answer: { status: number; body: string } | undefined;
-      for (let attempt = 1; attempt <= rules.retries + 1 && !answer; attempt++) {
-        const started = Date.now();
-        const outcome = await postOnce(account.callbackUrl, sealed, rules.timeoutMs);
-        const elapsedMs = Date.now() - started;
-        if (typeof outcome === 'string') {
-          result.attempts.push({ attempt, outcome, elapsedMs });
-          continue;
-        }
-        result.attempts.push({ attempt, outcome: 'answered', status: outcome.status, elapsedMs });
-        answer = outcome;
-      }
-      if (!answer) {
-        const timeouts = result.attempts.filter((a) => a.outcome === 'timeout').length;
-        result.problem =
-          `no answer after ${result.attempts.length} attempts ` +
-          `(${timeouts} timed out after ${rules.timeoutMs} ms, ${result.attempts.length - timeouts} could not connect)`;
-        deps.logger.info({ account: account.key, attempts: result.attempts.length }, 'sandbox push unanswered');
-        return result;
-      }
-      if (answer.status !== 200) {
-        result.reply = 'invalid';
-        result.problem = `the callback answered HTTP ${answer.status}`;
-        return result;
-      }
-      const opened = await openReply(account, answer.body);
-      if (opened.kind === 'none') {
-        result.reply = 'none';
-        return result;
-      }
-      if (opened.kind === 'invalid') {
-        result.reply = 'invalid';
-        result.problem = opened.problem;
-        return result;
-      }
-      result.replyMessage = opened.message;
-      const isMessage = typeof fields.MsgId === 'string';
-      const read = readPassiveReply(account, follower.openid, opened.message, isMessage);
-      if ('problem' in read) {
-        result.reply = 'invalid';
-        result.problem = read.problem;
-        return result;
-      }
-      result.reply = 'message';
-      if (read.msgtype !== 'transfer_customer_service') {
-        const inReplyTo =
-          typeof fields.MsgId === 'string' ? fields.MsgId : typeof fields.Event === 'string' ? fields.Event : undefined;
-        result.inbox = deps.state.deliver(follower, {
-          channel: 'passive',
-          msgtype: read.msgtype,
-          content: read.content,
-          inReplyTo,
-        });
-      }
       return result;
     },
   };
+
+  async function pushOnce(
+    account: SandboxWechatAccount,
+    follower: SandboxFollower,
+    fields: XmlRecord,
+  ): Promise<PushResult> {
+    const xml = buildXml({
+      ToUserName: account.originalId,
+      FromUserName: follower.openid,
+      CreateTime: deps.clock.nowSeconds(),
+      ...fields,
+    });
+    const result: PushResult = { pushed: xml, mode: account.mode, attempts: [], reply: 'unanswered' };
+    if (!account.callbackUrl) {
+      result.problem = 'the account has no callback URL';
+      return result;
+    }
+    const rules = deps.rules();
+    // WeChat re-sends the same push; our side must recognise it (MsgId, or FromUserName + CreateTime).
+    const sealed = sealPush(account, xml, follower.openid, { timestamp: String(deps.clock.nowSeconds()) });
+    let answer: { status: number; body: string } | undefined;
+    for (let attempt = 1; attempt <= rules.retries + 1 && !answer; attempt++) {
+      const started = Date.now();
+      const outcome = await postOnce(account.callbackUrl, sealed, rules.timeoutMs);
+      const elapsedMs = Date.now() - started;
+      if (typeof outcome === 'string') {
+        result.attempts.push({ attempt, outcome, elapsedMs });
+        continue;
+      }
+      result.attempts.push({ attempt, outcome: 'answered', status: outcome.status, elapsedMs });
+      answer = outcome;
+    }
+    if (!answer) {
+      const timeouts = result.attempts.filter((a) => a.outcome === 'timeout').length;
+      result.problem =
+        `no answer after ${result.attempts.length} attempts ` +
+        `(${timeouts} timed out after ${rules.timeoutMs} ms, ${result.attempts.length - timeouts} could not connect)`;
+      deps.logger.info({ account: account.key, attempts: result.attempts.length }, 'sandbox push unanswered');
+      return result;
+    }
+    if (answer.status !== 200) {
+      result.reply = 'invalid';
+      result.problem = `the callback answered HTTP ${answer.status}`;
+      return result;
+    }
+    const opened = await openReply(account, answer.body);
+    if (opened.kind === 'none') {
+      result.reply = 'none';
+      return result;
+    }
+    if (opened.kind === 'invalid') {
+      result.reply = 'invalid';
+      result.problem = opened.problem;
+      return result;
+    }
+    result.replyMessage = opened.message;
+    const isMessage = typeof fields.MsgId === 'string';
+    const read = readPassiveReply(account, follower.openid, opened.message, isMessage);
+    if ('problem' in read) {
+      result.reply = 'invalid';
+      result.problem = read.problem;
+      return result;
+    }
+    result.reply = 'message';
+    if (read.msgtype !== 'transfer_customer_service') {
+      const inReplyTo =
+        typeof fields.MsgId === 'string' ? fields.MsgId : typeof fields.Event === 'string' ? fields.Event : undefined;
+      result.inbox = deps.state.deliver(follower, {
+        channel: 'passive',
+        msgtype: read.msgtype,
+        content: read.content,
+        inReplyTo,
+      });
+    }
+    return result;
+  }
 }

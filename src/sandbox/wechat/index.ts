@@ -11,6 +11,7 @@ import type { Context, Next } from 'koa';
 import { sha1Signature } from '../../platform/wechat/crypto.js';
 import type { SandboxContext, SandboxPart } from '../context.js';
 import { registerBaseRoutes, issueOAuthCode } from './api-base.js';
+import { registerMediaRoutes } from './api-media.js';
 import { registerMessageRoutes } from './api-messages.js';
 import { registerUserRoutes } from './api-users.js';
 import { createCallbackDriver, type PushResult } from './callback.js';
@@ -24,6 +25,7 @@ import {
   type SandboxMessageMode,
   type SandboxTemplate,
   type SandboxWechatAccount,
+  type PushLogEntry,
 } from './state.js';
 
 export interface SandboxWechatAccountInput {
@@ -47,6 +49,13 @@ export interface WechatSandboxApi {
   setCallbackUrl(key: string, url: string | undefined): void;
   /** A follower's phone, to drive pushes: `follower('default', openid).subscribe()`. */
   follower(key: string, openid?: string): FollowerDriver;
+  /**
+   * Gives the person behind these openids (of accounts bound to one open-platform account) one unionid, as
+   * WeChat does; call before their first action.
+   */
+  setUnionid(openids: string[], unionid: string): void;
+  /** WeChat's record of every push to a callback: type, time to the first answer, reply kind. */
+  pushLog(): PushLogEntry[];
   followers(key: string): FollowerSnapshot[];
   inbox(key: string, openid: string): InboxEntry[];
   /** Registers a template the account may send (25 at most, like WeChat). */
@@ -57,6 +66,8 @@ export interface WechatSandboxApi {
   setQuota(key: string, path: string, limit: number): void;
   /** Calls answered per API path, for assertions ("one refresh, not two"). */
   calls(key: string): Record<string, number>;
+  /** Errors answered to the account's API calls, oldest first (e.g. to assert that no 45047 happened). */
+  errors(key: string): Array<{ path: string; errcode: number; at: number }>;
   /** Pushes the platform made on its own (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH). */
   platformPushes(key?: string): Array<{ account: string; openid: string; event: string; result: PushResult }>;
   /** A one-time OAuth code for a user, as the consent page would give our redirect URI. */
@@ -130,9 +141,10 @@ export function createWechatSandbox(
   };
 
   const router = new Router();
-  router.use(answerErrors, applyFaults(ctx, prefix), readJsonBody, checkToken(env, prefix));
+  router.use(answerErrors(prefix), applyFaults(ctx, prefix), readJsonBody, checkToken(env, prefix));
   registerBaseRoutes(router, env);
   registerMessageRoutes(router, env);
+  registerMediaRoutes(router, env);
   registerUserRoutes(router, env);
 
   const accountState = (key: string): AccountState => {
@@ -168,6 +180,10 @@ export function createWechatSandbox(
     },
     follower: (key, openid) =>
       followerDriver(env, accountState(key), openid ?? `o${randomBytes(21).toString('base64url').slice(0, 27)}`),
+    setUnionid(openids, unionid) {
+      for (const openid of openids) state.unionids.set(openid, unionid);
+    },
+    pushLog: () => [...state.pushLog],
     followers: (key) => [...accountState(key).followers.values()].map((f) => snapshotOf(env, f)),
     inbox: (key, openid) => [...(accountState(key).followers.get(openid)?.inbox ?? [])],
     addTemplate(key, input) {
@@ -186,6 +202,7 @@ export function createWechatSandbox(
       accountState(key).quotas.set(path, limit);
     },
     calls: (key) => Object.fromEntries(accountState(key).callsTotal),
+    errors: (key) => [...accountState(key).errorsAnswered],
     platformPushes: (key) => env.platformPushes.filter((p) => key === undefined || p.account === key),
     oauthCode: (key, openid, scope = 'snsapi_base') => issueOAuthCode(env, accountState(key), openid, scope),
     async verifyCallbackUrl(key) {
@@ -222,14 +239,20 @@ export function createWechatSandbox(
   };
 }
 
-async function answerErrors(ctx: Context, next: Next): Promise<void> {
-  try {
-    await next();
-  } catch (err) {
-    if (!(err instanceof WxError)) throw err;
-    ctx.status = 200;
-    ctx.body = { errcode: err.errcode, errmsg: err.errmsg };
-  }
+function answerErrors(prefix: string) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+    } catch (err) {
+      if (!(err instanceof WxError)) throw err;
+      ctx.status = 200;
+      ctx.body = { errcode: err.errcode, errmsg: err.errmsg };
+      // Known once the token was checked: the account whose call this was.
+      const account = (ctx.state as { wxAccount?: AccountState }).wxAccount;
+      account?.errorsAnswered.push({ path: ctx.path.slice(prefix.length), errcode: err.errcode, at: Date.now() });
+      if (account && account.errorsAnswered.length > 10_000) account.errorsAnswered.splice(0, 1000);
+    }
+  };
 }
 
 /** The shared fault rules, matched on the path below /wechat (e.g. /cgi-bin/message/custom/send). */
@@ -270,6 +293,12 @@ async function readJsonBody(ctx: Context, next: Next): Promise<void> {
   if (ctx.method === 'POST') {
     const chunks: Buffer[] = [];
     for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+    // Uploads (media/upload) are multipart: the route reads the form itself.
+    if (ctx.is('multipart/form-data')) {
+      (ctx.state as { wxRaw?: Buffer }).wxRaw = Buffer.concat(chunks);
+      await next();
+      return;
+    }
     const text = Buffer.concat(chunks).toString('utf8');
     if (text.trim() !== '') {
       try {
@@ -316,5 +345,5 @@ function checkToken(env: WechatEnv, prefix: string) {
 
 export { sealPush, openReply, WECHAT_CALLBACK_RULES, type PushResult, type PushAttempt } from './callback.js';
 export { SandboxUsageError, type FollowerDriver, type FollowerSnapshot } from './followers.js';
-export type { InboxEntry, SandboxWechatAccount, SandboxTemplate } from './state.js';
+export type { InboxEntry, PushLogEntry, SandboxWechatAccount, SandboxTemplate } from './state.js';
 export type { WechatSandboxSettings } from './env.js';

@@ -120,12 +120,18 @@ export interface AccountState {
   conditionalMenus: MenuRecord[];
   nextMenuId: number;
   qrTickets: Map<string, QrTicket>;
+  /** Temporary material by media_id (kept three days). */
+  media: Map<string, { type: string; bytes: number; expiresAt: number }>;
   permanentQrCount: number;
   templates: Map<string, SandboxTemplate>;
   /** openid:client_msg_id → msgid and when (deduplicated for 10 minutes). */
   templateClientMsgIds: Map<string, { msgId: string; at: number }>;
   /** clientmsgid → msg_id and when (refused for 24 h). */
   massClientMsgIds: Map<string, { msgId: string; at: number }>;
+  /** Broadcasts to all followers per month (console + API share 4 a month; then 45028). */
+  massToAllByMonth: Map<string, number>;
+  /** Every error the API answered, oldest first (tests prove we never cause 45015/45047/45028). */
+  errorsAnswered: Array<{ path: string; errcode: number; at: number }>;
   jsapiTicket?: { ticket: string; expiresAt: number };
   oauthCodes: Map<string, OAuthCode>;
   userGrants: Map<string, UserGrant>;
@@ -151,9 +157,27 @@ export const TOKEN_LIFETIME_MS = 7200 * 1000;
 export const STABLE_RENEW_MS = 300 * 1000;
 export const DEFAULT_DAILY_QUOTA = 100_000;
 
+/** WeChat's own record of one push to the callback: how long the first answer took and what it was. */
+export interface PushLogEntry {
+  account: string;
+  openid: string;
+  /** MsgType for messages, Event for events. */
+  type: string;
+  /** Sandbox-clock ISO time of the push. */
+  at: string;
+  /** Wall-clock ms until the callback answered (first answered attempt), absent when it never did. */
+  answeredMs?: number;
+  attempts: number;
+  reply: 'none' | 'message' | 'invalid' | 'unanswered';
+}
+
 export class SandboxWechatState {
   readonly accounts = new Map<string, AccountState>();
   readonly tokens = new Map<string, IssuedToken>();
+  /** Every push made to a callback (for the demo's summary and the acceptance suite), oldest first. */
+  readonly pushLog: PushLogEntry[] = [];
+  /** unionids the platform assigned to people who use several accounts of one open-platform account. */
+  readonly unionids = new Map<string, string>();
   private seq = 0;
   private msgIdCounter = 1_000_000_000;
 
@@ -169,10 +193,13 @@ export class SandboxWechatState {
       conditionalMenus: [],
       nextMenuId: 400_000_000,
       qrTickets: new Map(),
+      media: new Map(),
       permanentQrCount: 0,
       templates: new Map(),
       templateClientMsgIds: new Map(),
       massClientMsgIds: new Map(),
+      massToAllByMonth: new Map(),
+      errorsAnswered: [],
       oauthCodes: new Map(),
       userGrants: new Map(),
       refreshGrants: new Map(),
@@ -229,7 +256,9 @@ export class SandboxWechatState {
     if (!f) {
       f = {
         openid,
-        unionid: `oU${createHash('sha1').update(`union:${openid}`).digest('base64url').slice(0, 26)}`,
+        unionid:
+          this.unionids.get(openid) ??
+          `oU${createHash('sha1').update(`union:${openid}`).digest('base64url').slice(0, 26)}`,
         nickname: `用户${openid.slice(-4)}`,
         subscribed: false,
         remark: '',

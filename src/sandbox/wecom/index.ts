@@ -57,6 +57,8 @@ interface ContactWay {
   users: string[];
   remark?: string;
   skipVerify: boolean;
+  /** Type-2 codes rotate new customers across their members (round robin here). */
+  next: number;
 }
 
 interface TagRecord {
@@ -98,6 +100,8 @@ export interface MsgTemplate {
   text?: string;
   attachments: unknown[];
   at: number;
+  /** Per customer: 0 not sent yet, 1 sent, 2 not a friend, 3 already got another group send today. */
+  status: Map<string, 0 | 1 | 2 | 3>;
 }
 
 export interface CallbackDelivery {
@@ -126,6 +130,9 @@ interface Corp {
   templates: MsgTemplate[];
   calls: { minute: number; count: number };
   gettokenCalls: number;
+  groupChats: Map<string, { chatId: string; name: string; owner: string; createTime: number; members: string[] }>;
+  /** OAuth codes from the WeCom client: single use, 5 minutes. */
+  oauthCodes: Map<string, { userid: string; expiresAt: number }>;
 }
 
 export interface WecomSandboxApi {
@@ -150,10 +157,37 @@ export interface WecomSandboxApi {
     userid?: string;
     name?: string;
     unionid?: string;
-  }): Promise<{ externalUserId: string; welcomeCode: string; deliveries: CallbackDelivery[] }>;
+    /** A returning customer keeps their external_userid (WeCom's is stable per corp). */
+    externalUserId?: string;
+    /** Create the contact without pushing the event (an event WeCom lost: only the sync finds it). */
+    silent?: boolean;
+  }): Promise<{ externalUserId: string; userid: string; welcomeCode: string; deliveries: CallbackDelivery[] }>;
+  /** A member tags a customer in the WeCom client: the tags change and edit_external_contact is pushed. */
+  memberTagsCustomer(input: {
+    corpid: string;
+    userid: string;
+    externalUserId: string;
+    groupName: string;
+    tagName: string;
+  }): Promise<{ tagId: string; deliveries: CallbackDelivery[] }>;
+  /** Corp tag id by group and tag name (undefined when absent). */
+  corpTagId(corpid: string, groupName: string, tagName: string): string | undefined;
+  /** Members following a customer. */
+  followersOf(corpid: string, externalUserId: string): string[];
   /** The customer deletes the member (del_follow_user event); the contact goes when no member follows it. */
   customerDeletesMember(input: { corpid: string; externalUserId: string; userid: string }): Promise<CallbackDelivery[]>;
   welcomeMessages(corpid: string, externalUserId?: string): WelcomeMessage[];
+  /** A member creates a customer group chat (members: external_userids, or member userids). */
+  addGroupChat(corpid: string, input: { name: string; owner: string; members: string[] }): string;
+  /** Someone leaves a group chat. */
+  leaveGroupChat(corpid: string, chatId: string, member: string): void;
+  /** A member opens our H5 page in the WeCom client: the OAuth code it would hand to the page. */
+  oauthCode(corpid: string, userid: string): string;
+  /**
+   * The member confirms a group-send task in the client: every customer gets it, except those in
+   * `notFriends` (status 2) and `alreadyToday` (status 3).
+   */
+  memberSendsTemplate(corpid: string, msgid: string, input?: { notFriends?: string[]; alreadyToday?: string[] }): void;
   msgTemplates(corpid: string): MsgTemplate[];
   tagsOf(corpid: string, externalUserId: string, userid: string): string[];
   gettokenCalls(corpid: string): number;
@@ -180,6 +214,12 @@ const alnum = (n: number) =>
 export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandboxApi> {
   const { clock, faults, logger } = ctx;
   const corps = new Map<string, Corp>();
+  /** OAuth codes from the WeCom client: single use, 5 minutes. */
+  const issueOauthCode = (corp: Corp, userid: string) => {
+    const code = alnum(32);
+    corp.oauthCodes.set(code, { userid, expiresAt: clock.now() + 300_000 });
+    return code;
+  };
   const tokenOwners = new Map<string, Corp>();
   let budgetPerMinute = 10_000;
   let callbackTimeoutMs = 5000;
@@ -306,6 +346,89 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
     };
   });
 
+  router.get('/cgi-bin/externalcontact/get_follow_user_list', (c) => {
+    const corp = authorise(c);
+    c.body = { follow_user: [...corp.members] };
+  });
+
+  // Cursor = base64url of the index of the next item in the member's (stable, insertion-ordered) list.
+  router.post('/cgi-bin/externalcontact/batch/get_by_user', (c) => {
+    const corp = authorise(c);
+    const b = parse(
+      z.object({
+        userid_list: z.array(z.string()).min(1).max(100),
+        cursor: z.string().optional(),
+        limit: z.number().int().min(1).max(100).default(50),
+      }),
+      c.request.body,
+    );
+    for (const u of b.userid_list) if (!corp.members.has(u)) throw new WecomError(60111, `userid not found: ${u}`);
+    let start = 0;
+    if (b.cursor) {
+      start = Number(Buffer.from(b.cursor, 'base64url').toString('utf8'));
+      if (!Number.isInteger(start) || start < 0) throw new WecomError(40058, 'invalid Request Parameter: cursor');
+    }
+    const items = [...corp.contacts.values()].flatMap((contact) =>
+      b.userid_list.flatMap((u) => {
+        const f = contact.follow.get(u);
+        return f ? [{ contact, f }] : [];
+      }),
+    );
+    const page = items.slice(start, start + b.limit);
+    const next = start + b.limit < items.length ? Buffer.from(String(start + b.limit)).toString('base64url') : '';
+    c.body = {
+      external_contact_list: page.map(({ contact, f }) => {
+        const full = presentContact(corp, contact);
+        const follow = full.follow_user.find((x) => x.userid === f.userid)!;
+        return {
+          external_contact: full.external_contact,
+          follow_info: {
+            userid: follow.userid,
+            remark: follow.remark,
+            description: follow.description,
+            createtime: follow.createtime,
+            tag_id: [...f.tagIds],
+            remark_mobiles: [],
+            oper_userid: follow.oper_userid,
+            add_way: follow.add_way,
+            ...(follow.state ? { state: follow.state } : {}),
+          },
+        };
+      }),
+      next_cursor: next,
+    };
+  });
+
+  const transfer = (c: Context) => {
+    const corp = authorise(c);
+    const b = parse(
+      z.object({
+        handover_userid: z.string().min(1),
+        takeover_userid: z.string().min(1),
+        external_userid: z.array(z.string()).min(1).max(100),
+        transfer_success_msg: z.string().max(200).optional(),
+      }),
+      c.request.body,
+    );
+    if (!corp.members.has(b.handover_userid) || !corp.members.has(b.takeover_userid))
+      throw new WecomError(60111, 'userid not found');
+    if (b.handover_userid === b.takeover_userid) throw new WecomError(40097, 'invalid handover userid');
+    c.body = {
+      customer: b.external_userid.map((id) => {
+        const contact = corp.contacts.get(id);
+        const follow = contact?.follow.get(b.handover_userid);
+        if (!contact || !follow) return { external_userid: id, errcode: 84061 };
+        // 40129: the customer already follows the takeover member.
+        if (contact.follow.has(b.takeover_userid)) return { external_userid: id, errcode: 40129 };
+        contact.follow.delete(b.handover_userid);
+        contact.follow.set(b.takeover_userid, { ...follow, userid: b.takeover_userid, createtime: clock.nowSeconds() });
+        return { external_userid: id, errcode: 0 };
+      }),
+    };
+  };
+  router.post('/cgi-bin/externalcontact/transfer_customer', transfer);
+  router.post('/cgi-bin/externalcontact/resigned/transfer_customer', transfer);
+
   router.post('/cgi-bin/externalcontact/add_contact_way', (c) => {
     const corp = authorise(c);
     const b = parse(
@@ -341,6 +464,7 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       users,
       remark: b.remark,
       skipVerify: b.skip_verify ?? true,
+      next: 0,
     });
     c.body = { config_id: configId, ...(b.scene === 2 ? { qr_code: `${ctx.baseUrl()}${PREFIX}/qr/${configId}` } : {}) };
   });
@@ -544,16 +668,164 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       return !contact || (b.sender !== undefined && !contact.follow.has(b.sender));
     });
     const msgid = `msg${alnum(24)}`;
+    const accepted = targets.filter((id) => !failList.includes(id));
     corp.templates.push({
       msgid,
+      status: new Map(accepted.map((id) => [id, 0 as const])),
       chatType: b.chat_type,
-      externalUserIds: targets.filter((id) => !failList.includes(id)),
+      externalUserIds: accepted,
       sender: b.sender,
       text: b.text?.content,
       attachments: b.attachments ?? [],
       at: clock.now(),
     });
     c.body = { fail_list: failList, msgid };
+  });
+
+  router.post('/cgi-bin/externalcontact/groupchat/list', (c) => {
+    const corp = authorise(c);
+    const b = parse(
+      z.object({
+        status_filter: z.number().int().min(0).max(3).optional(),
+        owner_filter: z.object({ userid_list: z.array(z.string()).optional() }).optional(),
+        cursor: z.string().optional(),
+        limit: z.number().int().min(1).max(1000),
+      }),
+      c.request.body,
+    );
+    const all = [...corp.groupChats.values()];
+    const start = b.cursor ? Number(Buffer.from(b.cursor, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new WecomError(40058, 'invalid Request Parameter: cursor');
+    c.body = {
+      group_chat_list: all.slice(start, start + b.limit).map((g) => ({ chat_id: g.chatId, status: 0 })),
+      next_cursor: start + b.limit < all.length ? Buffer.from(String(start + b.limit)).toString('base64url') : '',
+    };
+  });
+
+  router.post('/cgi-bin/externalcontact/groupchat/get', (c) => {
+    const corp = authorise(c);
+    const b = parse(z.object({ chat_id: z.string().min(1), need_name: z.number().int().optional() }), c.request.body);
+    const chat = corp.groupChats.get(b.chat_id);
+    if (!chat) throw new WecomError(40050, 'chatid not found');
+    c.body = {
+      group_chat: {
+        chat_id: chat.chatId,
+        name: chat.name,
+        owner: chat.owner,
+        create_time: chat.createTime,
+        member_list: chat.members.map((m) => {
+          const contact = corp.contacts.get(m);
+          return {
+            userid: m,
+            type: corp.members.has(m) ? 1 : 2,
+            join_time: chat.createTime,
+            ...(contact?.unionid ? { unionid: contact.unionid } : {}),
+          };
+        }),
+      },
+    };
+  });
+
+  /**
+   * The stand-in for WeCom's OAuth page inside the WeCom client: `userid` says which member is browsing;
+   * answers the redirect with a single-use code, as the client does for a member of the corp.
+   */
+  router.get('/connect/oauth2/authorize', (c) => {
+    const corpid = typeof c.query.appid === 'string' ? c.query.appid : '';
+    const redirect = typeof c.query.redirect_uri === 'string' ? c.query.redirect_uri : '';
+    const userid = typeof c.query.userid === 'string' ? c.query.userid : '';
+    const corp = corps.get(corpid);
+    if (!corp || !redirect || !corp.members.has(userid)) {
+      c.status = 400;
+      c.body = 'appid (a sandbox corp), redirect_uri and userid (a member of it) are required';
+      return;
+    }
+    const target = new URL(redirect);
+    const code = issueOauthCode(corp, userid);
+    target.searchParams.set('code', code);
+    target.searchParams.set('state', typeof c.query.state === 'string' ? c.query.state : '');
+    c.redirect(target.toString());
+  });
+
+  router.get('/cgi-bin/auth/getuserinfo', (c) => {
+    const corp = authorise(c);
+    const code = typeof c.query.code === 'string' ? c.query.code : '';
+    if (!code) throw new WecomError(41008, 'missing code');
+    const entry = corp.oauthCodes.get(code);
+    corp.oauthCodes.delete(code);
+    if (!entry || clock.now() > entry.expiresAt) throw new WecomError(40029, 'invalid code');
+    c.body = { userid: entry.userid };
+  });
+
+  // Tasks created through the API are the corp's (create_type 0); the sandbox names their sender as creator.
+  router.post('/cgi-bin/externalcontact/get_groupmsg_list_v2', (c) => {
+    const corp = authorise(c);
+    const b = parse(
+      z.object({
+        chat_type: z.enum(['single', 'group']).default('single'),
+        start_time: z.number().int().nonnegative(),
+        end_time: z.number().int().nonnegative(),
+        creator: z.string().optional(),
+        filter_type: z.number().int().min(0).max(2).default(2),
+        limit: z.number().int().min(1).max(100).default(50),
+        cursor: z.string().optional(),
+      }),
+      c.request.body,
+    );
+    if (b.end_time < b.start_time || b.end_time - b.start_time > 31 * 86_400)
+      throw new WecomError(40058, 'invalid Request Parameter: end_time');
+    const all = corp.templates.filter((t) => {
+      const at = Math.floor(t.at / 1000);
+      return (
+        t.chatType === b.chat_type &&
+        at >= b.start_time &&
+        at <= b.end_time &&
+        b.filter_type !== 1 &&
+        (b.creator === undefined || t.sender === b.creator)
+      );
+    });
+    const start = b.cursor ? Number(Buffer.from(b.cursor, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new WecomError(40058, 'invalid Request Parameter: cursor');
+    c.body = {
+      group_msg_list: all.slice(start, start + b.limit).map((t) => ({
+        msgid: t.msgid,
+        ...(t.sender ? { creator: t.sender } : {}),
+        create_type: 0,
+        ...(t.text ? { text: { content: t.text } } : {}),
+        attachments: t.attachments,
+        create_time: String(Math.floor(t.at / 1000)),
+      })),
+      next_cursor: start + b.limit < all.length ? Buffer.from(String(start + b.limit)).toString('base64url') : '',
+    };
+  });
+
+  router.post('/cgi-bin/externalcontact/get_groupmsg_send_result', (c) => {
+    const corp = authorise(c);
+    const b = parse(
+      z.object({
+        msgid: z.string().min(1),
+        userid: z.string().min(1),
+        limit: z.number().int().min(1).max(1000).default(500),
+        cursor: z.string().optional(),
+      }),
+      c.request.body,
+    );
+    const template = corp.templates.find((t) => t.msgid === b.msgid);
+    if (!template) throw new WecomError(41058, 'invalid msgid');
+    if (template.sender !== undefined && template.sender !== b.userid) throw new WecomError(60111, 'userid not found');
+    const all = [...template.status.entries()];
+    const start = b.cursor ? Number(Buffer.from(b.cursor, 'base64url').toString('utf8')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new WecomError(40058, 'invalid Request Parameter: cursor');
+    const page = all.slice(start, start + b.limit);
+    c.body = {
+      send_list: page.map(([id, status]) => ({
+        external_userid: id,
+        userid: b.userid,
+        status,
+        ...(status === 1 ? { send_time: Math.floor(template.at / 1000) } : {}),
+      })),
+      next_cursor: start + b.limit < all.length ? Buffer.from(String(start + b.limit)).toString('base64url') : '',
+    };
   });
 
   /** Pushes an event to the corp's callback URL; re-sends (3 deliveries in all) when no answer within the timeout. */
@@ -611,6 +883,8 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         templates: [],
         calls: { minute: 0, count: 0 },
         gettokenCalls: 0,
+        oauthCodes: new Map(),
+        groupChats: new Map(),
       });
       return { corpid, secret, token, encodingAESKey, apiBase: `${ctx.baseUrl()}${PREFIX}` };
     },
@@ -636,9 +910,15 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
       const corp = corpOf(input.corpid);
       const way = input.configId ? corp.ways.get(input.configId) : undefined;
       if (input.configId && !way) throw new Error(`no contact way ${input.configId}`);
-      const userid = input.userid ?? way?.users[0] ?? [...corp.members][0];
+      let rotated: string | undefined;
+      if (way && !input.userid) {
+        rotated = way.users[way.next % way.users.length];
+        way.next += 1;
+      }
+      const userid = input.userid ?? rotated ?? [...corp.members][0];
       if (!userid || !corp.members.has(userid)) throw new Error(`no member ${String(userid)}`);
-      const externalUserId = randomId('wm', 21);
+      const externalUserId = input.externalUserId ?? randomId('wm', 21);
+      const existing = corp.contacts.get(externalUserId);
       const follow: FollowInfo = {
         userid,
         remark: '',
@@ -649,14 +929,16 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         addWay: way ? 1 : 0,
         operUserid: externalUserId,
       };
-      corp.contacts.set(externalUserId, {
-        externalUserId,
-        name: input.name ?? 'Sandbox customer',
-        unionid: input.unionid,
-        gender: 0,
-        avatar: `${ctx.baseUrl()}${PREFIX}/avatar/${externalUserId}`,
-        follow: new Map([[userid, follow]]),
-      });
+      if (existing) existing.follow.set(userid, follow);
+      else
+        corp.contacts.set(externalUserId, {
+          externalUserId,
+          name: input.name ?? 'Sandbox customer',
+          unionid: input.unionid,
+          gender: 0,
+          avatar: `${ctx.baseUrl()}${PREFIX}/avatar/${externalUserId}`,
+          follow: new Map([[userid, follow]]),
+        });
       const welcomeCode = alnum(43);
       corp.welcomeCodes.set(welcomeCode, {
         code: welcomeCode,
@@ -672,8 +954,39 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
         `<UserID>${cdata(userid)}</UserID><ExternalUserID>${cdata(externalUserId)}</ExternalUserID>` +
         (way?.state ? `<State>${cdata(way.state)}</State>` : '') +
         `<WelcomeCode>${cdata(welcomeCode)}</WelcomeCode></xml>`;
-      const deliveries = await push(corp, xml);
-      return { externalUserId, welcomeCode, deliveries };
+      const deliveries = input.silent ? [] : await push(corp, xml);
+      return { externalUserId, userid, welcomeCode, deliveries };
+    },
+    async memberTagsCustomer(input) {
+      const corp = corpOf(input.corpid);
+      const follow = corp.contacts.get(input.externalUserId)?.follow.get(input.userid);
+      if (!follow) throw new Error(`${input.externalUserId} does not follow ${input.userid}`);
+      let group = [...corp.groups.values()].find((g) => g.name === input.groupName);
+      if (!group) {
+        group = { groupId: randomId('et', 12), name: input.groupName, order: 0, createTime: clock.nowSeconds() };
+        corp.groups.set(group.groupId, group);
+      }
+      const groupId = group.groupId;
+      let tag = [...corp.tags.values()].find((t) => t.groupId === groupId && t.name === input.tagName);
+      if (!tag) {
+        tag = { id: randomId('et', 12), name: input.tagName, order: 0, createTime: clock.nowSeconds(), groupId };
+        corp.tags.set(tag.id, tag);
+      }
+      follow.tagIds.add(tag.id);
+      const xml =
+        `<xml><ToUserName>${cdata(corp.corpid)}</ToUserName><FromUserName>${cdata('sys')}</FromUserName>` +
+        `<CreateTime>${clock.nowSeconds()}</CreateTime><MsgType>${cdata('event')}</MsgType>` +
+        `<Event>${cdata('change_external_contact')}</Event><ChangeType>${cdata('edit_external_contact')}</ChangeType>` +
+        `<UserID>${cdata(input.userid)}</UserID><ExternalUserID>${cdata(input.externalUserId)}</ExternalUserID></xml>`;
+      return { tagId: tag.id, deliveries: await push(corp, xml) };
+    },
+    corpTagId(corpid, groupName, tagName) {
+      const corp = corpOf(corpid);
+      const group = [...corp.groups.values()].find((g) => g.name === groupName);
+      return [...corp.tags.values()].find((t) => t.groupId === group?.groupId && t.name === tagName)?.id;
+    },
+    followersOf(corpid, externalUserId) {
+      return [...(corpOf(corpid).contacts.get(externalUserId)?.follow.keys() ?? [])];
     },
     async customerDeletesMember({ corpid, externalUserId, userid }) {
       const corp = corpOf(corpid);
@@ -690,6 +1003,35 @@ export function createWecomSandbox(ctx: SandboxContext): SandboxPart<WecomSandbo
     welcomeMessages: (corpid, externalUserId) =>
       corpOf(corpid).welcomes.filter((w) => !externalUserId || w.externalUserId === externalUserId),
     msgTemplates: (corpid) => corpOf(corpid).templates.slice(),
+    addGroupChat(corpid, input) {
+      const corp = corpOf(corpid);
+      if (!corp.members.has(input.owner)) throw new Error(`no member ${input.owner}`);
+      const chatId = randomId('wr', 16);
+      corp.groupChats.set(chatId, {
+        chatId,
+        name: input.name,
+        owner: input.owner,
+        createTime: clock.nowSeconds(),
+        members: [input.owner, ...input.members],
+      });
+      return chatId;
+    },
+    leaveGroupChat(corpid, chatId, member) {
+      const chat = corpOf(corpid).groupChats.get(chatId);
+      if (!chat) throw new Error(`no group chat ${chatId}`);
+      chat.members = chat.members.filter((m) => m !== member);
+    },
+    oauthCode(corpid, userid) {
+      const corp = corpOf(corpid);
+      if (!corp.members.has(userid)) throw new Error(`no member ${userid}`);
+      return issueOauthCode(corp, userid);
+    },
+    memberSendsTemplate(corpid, msgid, input = {}) {
+      const template = corpOf(corpid).templates.find((t) => t.msgid === msgid);
+      if (!template) throw new Error(`no template ${msgid}`);
+      for (const id of template.status.keys())
+        template.status.set(id, input.notFriends?.includes(id) ? 2 : input.alreadyToday?.includes(id) ? 3 : 1);
+    },
     tagsOf(corpid, externalUserId, userid) {
       return [...(corpOf(corpid).contacts.get(externalUserId)?.follow.get(userid)?.tagIds ?? [])];
     },
