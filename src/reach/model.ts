@@ -1,0 +1,119 @@
+/**
+ * The reach ledger's history in MongoDB: every window opened or closed, every consent, every send reserved,
+ * recorded or released, and every refusal with its reason. Redis holds the hot state; this is the record a
+ * report or a recount reads. Written in batches (insertMany) so the check path never waits on it.
+ */
+import mongoose, { Schema } from 'mongoose';
+import { isDuplicateKey } from '../infra/errors.js';
+import type { Logger } from '../infra/logger.js';
+
+export type ReachEventType =
+  'open' | 'close' | 'consent' | 'revoke' | 'reserve' | 'record' | 'release' | 'deny' | 'defer';
+
+export interface ReachEventDoc {
+  /** Idempotency key: a retried reserve or a redelivered inbound writes nothing new. */
+  key: string;
+  type: ReachEventType;
+  account: string;
+  openid: string;
+  profileId?: string;
+  channel?: string;
+  class?: string;
+  /** The window that opened or paid for a customer-service send (message | event | payment). */
+  window?: string;
+  templateId?: string;
+  reason: string;
+  /** For a deferral: when the send may go. */
+  until?: Date;
+  at: Date;
+}
+
+const schema = new Schema<ReachEventDoc>(
+  {
+    key: { type: String, required: true },
+    type: { type: String, required: true },
+    account: { type: String, required: true },
+    openid: { type: String, required: true },
+    profileId: String,
+    channel: String,
+    class: String,
+    window: String,
+    templateId: String,
+    reason: { type: String, required: true },
+    until: Date,
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+// Idempotent history writes.
+schema.index({ key: 1 }, { unique: true });
+// A follower's history (recount, support questions).
+schema.index({ account: 1, openid: 1, at: 1 });
+// The funnel's reasons over a period.
+schema.index({ type: 1, reason: 1, at: 1 });
+
+export const ReachEvent = mongoose.model<ReachEventDoc>('ReachEvent', schema, 'reach_events');
+
+export interface ReachHistory {
+  add(event: ReachEventDoc): void;
+  /** Writes everything buffered so far. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function onlyDuplicates(err: unknown): boolean {
+  if (isDuplicateKey(err)) return true;
+  const writeErrors = (err as { writeErrors?: Array<{ code?: number; err?: { code?: number } }> }).writeErrors;
+  return (
+    Array.isArray(writeErrors) && writeErrors.length > 0 && writeErrors.every((e) => (e.code ?? e.err?.code) === 11000)
+  );
+}
+
+/** A buffered writer: flushes every `intervalMs` or at `batch` events, in unordered insertMany calls. */
+export function createReachHistory(
+  logger: Logger,
+  options: { intervalMs?: number; batch?: number } = {},
+): ReachHistory {
+  const intervalMs = options.intervalMs ?? 250;
+  const batch = options.batch ?? 500;
+  let buffer: ReachEventDoc[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+
+  const write = (docs: ReachEventDoc[]) => {
+    writing = writing.then(async () => {
+      try {
+        await ReachEvent.insertMany(docs, { ordered: false });
+      } catch (err) {
+        if (!onlyDuplicates(err)) logger.error({ err, count: docs.length }, 'reach history write failed');
+      }
+    });
+    return writing;
+  };
+  const drain = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (buffer.length === 0) return writing;
+    const docs = buffer;
+    buffer = [];
+    return write(docs);
+  };
+  return {
+    add(event) {
+      buffer.push(event);
+      if (buffer.length >= batch) void drain();
+      else if (!timer) {
+        timer = setTimeout(() => void drain(), intervalMs);
+        timer.unref();
+      }
+    },
+    async flush() {
+      await drain();
+      await writing;
+    },
+    async close() {
+      await drain();
+      await writing;
+    },
+  };
+}
