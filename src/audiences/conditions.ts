@@ -6,7 +6,8 @@
  *   { "all": [ { "field": "tier", "op": "in", "value": ["gold", "vip"] },
  *              { "follows": "default", "since": "T-30" },
  *              { "not": { "tag": "churn-risk" } },
- *              { "event": "purchase", "from": "T-7", "count": { "op": "gte", "value": 1 } } ] }
+ *              { "event": "purchase", "from": "T-7", "count": { "op": "gte", "value": 1 } },
+ *              { "not": { "wecomGroup": "main", "chat": "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA" } } ] }
  *
  * Relative dates are whole days in Asia/Shanghai: "T" is today's start, "T-1" yesterday's start, "T+2"
  * the day after tomorrow's start; ISO timestamps are accepted as they are.
@@ -90,6 +91,16 @@ const EventLeaf = z
   })
   .strict();
 const AudienceLeaf = z.object({ audience: z.string().regex(/^[0-9a-f]{24}$/) }).strict();
+/** Customers who are members of a WeCom customer group (one chat, or any group of the corp). */
+const WecomGroupLeaf = z
+  .object({
+    wecomGroup: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+    chat: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
+  })
+  .strict();
 
 export type Condition =
   | z.infer<typeof FieldLeaf>
@@ -99,6 +110,7 @@ export type Condition =
   | z.infer<typeof FollowsLeaf>
   | z.infer<typeof EventLeaf>
   | z.infer<typeof AudienceLeaf>
+  | z.infer<typeof WecomGroupLeaf>
   | { all: Condition[] }
   | { any: Condition[] }
   | { not: Condition };
@@ -115,6 +127,7 @@ export const ConditionSchema: z.ZodType<Condition> = z.lazy(() =>
     FollowsLeaf,
     EventLeaf,
     AudienceLeaf,
+    WecomGroupLeaf,
   ]),
 );
 
@@ -216,6 +229,7 @@ export type Plan =
       sumFen?: z.infer<typeof Count>;
     }
   | { kind: 'audience'; audienceId: string }
+  | { kind: 'wecomGroup'; corp: string; chatId?: string }
   | { kind: 'and'; parts: Plan[] }
   | { kind: 'or'; parts: Plan[] }
   | { kind: 'not'; part: Plan };
@@ -278,6 +292,7 @@ export function compileCondition(input: unknown, attributes: readonly AttributeD
         ...(c.sumFen ? { sumFen: c.sumFen } : {}),
       };
     }
+    if ('wecomGroup' in c) return { kind: 'wecomGroup', corp: c.wecomGroup, ...(c.chat ? { chatId: c.chat } : {}) };
     return { kind: 'audience', audienceId: c.audience };
   };
   return walk(parsed.data, 'condition');

@@ -44,10 +44,13 @@ export function createEligibility(deps: EligibilityDeps): Eligibility {
       const oid = new Types.ObjectId(profileId);
       const db = mongoose.connection.db;
       if (!db) throw new Error('mongo is not connected');
-      const profile = await db.collection('crm_profiles').findOne({ _id: oid }, { projection: { tier: 1 } });
-      if (!profile) return { eligible: false, reason: 'unknown customer' };
-      if (rule.tiers && rule.tiers.length > 0 && !rule.tiers.includes(String(profile.tier)))
-        return { eligible: false, reason: `tier ${String(profile.tier)} is not eligible` };
+      // The profile is read only when the rule names tiers (the claim path of an open campaign reads nothing).
+      if (rule.tiers && rule.tiers.length > 0) {
+        const profile = await db.collection('crm_profiles').findOne({ _id: oid }, { projection: { tier: 1 } });
+        if (!profile) return { eligible: false, reason: 'unknown customer' };
+        if (!rule.tiers.includes(String(profile.tier)))
+          return { eligible: false, reason: `tier ${String(profile.tier)} is not eligible` };
+      }
       if (rule.verification && !(await deps.validVerifications(oid)).includes(rule.verification))
         return { eligible: false, reason: `needs a valid ${rule.verification} verification` };
       if (rule.audienceId && !(await inAudience(rule.audienceId, profileId)))

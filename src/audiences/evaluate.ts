@@ -99,6 +99,14 @@ class Evaluator {
         return this.events(plan);
       case 'audience':
         return this.ctx.membersOf(plan.audienceId);
+      case 'wecomGroup':
+        // Synced by the WeCom domain (wecom_group_members); only external members joined to a profile count.
+        return this.idsOf('wecom_group_members', {
+          corp: plan.corp,
+          ...(plan.chatId ? { chatId: plan.chatId } : {}),
+          external: true,
+          profileId: { $exists: true },
+        });
       case 'and': {
         const positives = plan.parts.filter((p) => p.kind !== 'not');
         const negatives = plan.parts.filter((p): p is { kind: 'not'; part: Plan } => p.kind === 'not');

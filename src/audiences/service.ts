@@ -42,7 +42,8 @@ function notFound(): DomainError {
   return new DomainError('not_found', 'audience_not_found', 'No such audience.');
 }
 
-async function load(audienceId: string): Promise<AudienceDoc> {
+/** One saved audience, or not_found. */
+export async function loadAudience(audienceId: string): Promise<AudienceDoc> {
   if (!Types.ObjectId.isValid(audienceId)) throw notFound();
   const audience = await Audience.findById(audienceId).lean<AudienceDoc>();
   if (!audience) throw notFound();
@@ -52,7 +53,7 @@ async function load(audienceId: string): Promise<AudienceDoc> {
 /** The profile ids an audience holds now (dynamic ones are evaluated; frozen ones read). */
 export async function membersOf(deps: AudienceDeps, audienceId: string, depth = 0): Promise<Set<string>> {
   if (depth > 5) throw new DomainError('invalid', 'audience_too_deep', 'Audiences nest at most 5 levels deep.');
-  const audience = await load(audienceId);
+  const audience = await loadAudience(audienceId);
   if (audience.kind === 'condition') {
     const plan = await compile(deps, audience.condition);
     return evaluatePlan(plan, { membersOf: (id) => membersOf(deps, id, depth + 1) });
@@ -128,7 +129,7 @@ export async function createAudience(
   if (input.kind === 'combination') {
     if (input.audienceIds.length < 2)
       throw new DomainError('invalid', 'invalid_combination', 'Combine at least two audiences.');
-    for (const id of input.audienceIds) await load(id);
+    for (const id of input.audienceIds) await loadAudience(id);
   }
   const audience = await Audience.create({
     name: input.name,

@@ -4,15 +4,21 @@
  * limit, and call WeChat. Every decision lands in push_sends, which is both the crash-safe progress of the
  * run and the funnel (target → passed rules → sent → delivered).
  */
-import { createHash } from 'node:crypto';
-import mongoose, { Types } from 'mongoose';
+import { Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
-import { isListed } from '../risk/engine.js';
-import { PushPlan, PushSend, type PlanContent, type PushPlanDoc, type PushSendDoc } from './model.js';
+import type { ReachLedger } from '../reach/index.js';
+import { deliverCustomerService, type CustomerServicePort } from './customer-service-channel.js';
+import { capsOf, spendFrequencyCap, takeToken } from './limits.js';
+import { PushPlan, PushReceipt, PushSend, type PushPlanDoc, type PushSendDoc } from './model.js';
+import { contentFor, marketingRefusal, recipients, variantOf, type Recipient } from './recipients.js';
 import { MissingVariables, renderTemplate, type MessageTemplate } from './templates.js';
+import { decideStaffSend, handOverToStaff, type StaffGroupSender } from './wecom-channel.js';
+
+export { takeFrequencyCap, spendFrequencyCap } from './limits.js';
+export { variantOf } from './recipients.js';
 
 export interface TemplateSender {
   /** Sends a template message; `clientMsgId` makes a repeated call a no-op at WeChat. */
@@ -48,25 +54,22 @@ export interface PushDeps {
   policy: PushPolicy;
   /** The audience's members now (audiences/service.ts). */
   members(audienceId: string): Promise<Set<string>>;
+  /** The reach ledger, asked once per template send (WeChat's quotas, caps across channels, quiet hours). */
+  reach?: Pick<ReachLedger, 'reserve'>;
+  /** The `wecom` channel: group-send tasks through each customer's owning member (the WeCom domain). */
+  staff?: StaffGroupSender;
+  /** The `customer_service` channel: the ledger that knows each follower's 48-hour window, and the sender. */
+  customerService?: CustomerServicePort;
   now?: () => Date;
+  /** Wraps a landing URL in the send's tracking link (tracking.ts); absent: the URL goes out as is. */
+  trackedUrl?: (sendId: string, contentIndex: number, url: string) => string;
+  /** Recipients handled at once within a batch (default 8; FerretDB's pool is 10 connections). */
+  concurrency?: number;
   /** Test seam for waiting on the rate limit and backoff. */
   sleep?: (ms: number) => Promise<void>;
 }
 
 const sleepOf = (deps: PushDeps) => deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-
-/** Deterministic A/B split: the same profile lands in the same variant of a plan every time. */
-export function variantOf(planId: string, profileId: string, splitB: number): 'A' | 'B' {
-  if (splitB <= 0) return 'A';
-  const bucket = createHash('sha256').update(`${planId}:${profileId}`).digest().readUInt32BE(0) / 0x1_0000_0000;
-  return bucket < splitB ? 'B' : 'A';
-}
-
-function contentFor(plan: PushPlanDoc, tier: string, variant: 'A' | 'B'): PlanContent | undefined {
-  const ofVariant = plan.contents.filter((c) => c.variant === variant);
-  const pool = ofVariant.length > 0 ? ofVariant : plan.contents.filter((c) => c.variant === 'A');
-  return pool.find((c) => c.tiers?.includes(tier)) ?? pool.find((c) => !c.tiers || c.tiers.length === 0);
-}
 
 export function shanghaiHour(at: Date): number {
   return (at.getUTCHours() + 8) % 24;
@@ -77,55 +80,6 @@ export function inQuietHours(policy: PushPolicy, at: Date): boolean {
   return policy.quietStartHour > policy.quietEndHour
     ? hour >= policy.quietStartHour || hour < policy.quietEndHour
     : hour >= policy.quietStartHour && hour < policy.quietEndHour;
-}
-
-// Token bucket per account in Redis, shared by every worker: refills `rate` tokens per second up to `rate`.
-// Returns 0 when a token was taken, else the milliseconds to wait.
-const TAKE_TOKEN = `
-local rate = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or rate
-local at = tonumber(state[2]) or now
-tokens = math.min(rate, tokens + (now - at) * rate / 1000)
-if tokens >= 1 then
-  redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'at', now)
-  redis.call('PEXPIRE', KEYS[1], 60000)
-  return 0
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
-return math.ceil((1 - tokens) * 1000 / rate)`;
-
-async function takeToken(deps: PushDeps, account: string): Promise<void> {
-  for (;;) {
-    const wait = (await deps.redis.eval(
-      TAKE_TOKEN,
-      1,
-      `push:bucket:${account}`,
-      deps.policy.ratePerSecond,
-      Date.now(),
-    )) as number;
-    if (wait <= 0) return;
-    await sleepOf(deps)(wait);
-  }
-}
-
-// Frequency cap across all plans: both counters move together or not at all.
-const TAKE_CAP = `
-local d = tonumber(redis.call('GET', KEYS[1]) or '0')
-local w = tonumber(redis.call('GET', KEYS[2]) or '0')
-if d >= tonumber(ARGV[1]) then return -1 end
-if w >= tonumber(ARGV[2]) then return -2 end
-redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 172800)
-redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], 1209600)
-return 1`;
-
-function capKeys(profileId: string, at: Date): [string, string] {
-  const local = new Date(at.getTime() + 8 * 3_600_000);
-  const day = local.toISOString().slice(0, 10);
-  const week = Math.floor((local.getTime() / 86_400_000 + 3) / 7); // weeks starting Monday
-  return [`push:cap:d:${day}:${profileId}`, `push:cap:w:${week}:${profileId}`];
 }
 
 /** Marks an unfollow that came soon after a push (the gateway's unsubscribe handler calls this). */
@@ -141,45 +95,25 @@ export async function noteUnfollow(deps: Pick<PushDeps, 'redis' | 'policy'>, pro
   return true;
 }
 
-interface Recipient {
-  profileId: string;
-  tier: string;
-  openid?: string;
-  consent: boolean;
-}
-
-async function recipients(account: string, profileIds: string[]): Promise<Recipient[]> {
-  const db = mongoose.connection.db;
-  if (!db) throw new Error('mongo is not connected');
-  const oids = profileIds.filter((id) => Types.ObjectId.isValid(id)).map((id) => new Types.ObjectId(id));
-  const [profiles, followers, consents] = await Promise.all([
-    db
-      .collection('crm_profiles')
-      .find({ _id: { $in: oids } }, { projection: { tier: 1 } })
-      .toArray(),
-    db
-      .collection('crm_followers')
-      .find({ account, profileId: { $in: oids }, subscribed: true }, { projection: { profileId: 1, openid: 1 } })
-      .toArray(),
-    db
-      .collection('crm_consents')
-      .find(
-        { profileId: { $in: oids }, channel: { $in: ['wechat', 'all'] } },
-        { projection: { profileId: 1, allowed: 1, at: 1 } },
-      )
-      .sort({ at: 1 })
-      .toArray(),
-  ]);
-  const tier = new Map(profiles.map((p) => [String(p._id), String(p.tier ?? '')]));
-  const openid = new Map(followers.map((f) => [String(f.profileId), String(f.openid)]));
-  const consent = new Map<string, boolean>();
-  for (const c of consents) consent.set(String(c.profileId), Boolean(c.allowed));
-  return profileIds.map((profileId) => ({
-    profileId,
-    tier: tier.get(profileId) ?? '',
-    ...(openid.has(profileId) ? { openid: openid.get(profileId)! } : {}),
-    consent: consent.get(profileId) !== false,
-  }));
+/**
+ * Runs `work` over the items with at most `limit` in flight; the first failure stops new work, waits for
+ * the work in flight, and is thrown.
+ */
+async function eachConcurrently<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw failure.err;
 }
 
 /** WeChat keeps refusing for now (rate limit, breaker open): stop this pass; the run resumes later. */
@@ -188,6 +122,8 @@ class DeferRun extends Error {}
 export interface RunSummary {
   targeted: number;
   sent: number;
+  /** WeCom channel: handed to staff group-send tasks in this pass. */
+  queued: number;
   skipped: number;
   failed: number;
   resumed: number;
@@ -202,32 +138,49 @@ export interface RunSummary {
 export async function runPlan(deps: PushDeps, planId: string, runId: string): Promise<RunSummary> {
   const plan = await PushPlan.findById(planId).lean<PushPlanDoc>();
   if (!plan) throw new Error(`push plan ${planId} not found`);
-  const summary: RunSummary = { targeted: 0, sent: 0, skipped: 0, failed: 0, resumed: 0, deferred: false };
+  const summary: RunSummary = { targeted: 0, sent: 0, queued: 0, skipped: 0, failed: 0, resumed: 0, deferred: false };
   if (plan.status !== 'running') return summary;
-  const marketing = plan.contents.some((c) => deps.templates.get(c.kind)?.marketing !== false);
+  // A plan's free text (WeCom, customer service) is marketing; a template says what it is.
+  const marketing =
+    plan.channel !== 'template' ||
+    plan.contents.some((c) => !c.kind || deps.templates.get(c.kind)?.marketing !== false);
   const now = () => deps.now?.() ?? new Date();
   if (marketing && inQuietHours(deps.policy, now())) return { ...summary, deferred: true };
 
   const members = [...(await deps.members(plan.audienceId))];
   summary.targeted = members.length;
   const log = deps.logger.child({ planId, runId });
+  const deliver = (r: Recipient, at: Date) =>
+    plan.channel === 'wecom'
+      ? decideStaffSend(deps, plan, runId, r, at)
+      : plan.channel === 'customer_service'
+        ? deliverCustomerService(deps, plan, runId, r, at)
+        : deliverOne(deps, plan, runId, r, marketing, at);
 
+  let stopped = false;
   for (let i = 0; i < members.length; i += 200) {
     const current = await PushPlan.findById(planId, { status: 1 }).lean<{ status: string }>();
     if (current?.status !== 'running') {
       log.info({ status: current?.status }, 'push run stopped');
+      stopped = true;
       break;
     }
     if (marketing && inQuietHours(deps.policy, now())) {
       summary.deferred = true;
       break;
     }
-    const batch = await recipients(plan.account, members.slice(i, i + 200));
+    const batch = await recipients(
+      plan.account,
+      members.slice(i, i + 200),
+      plan.channel === 'wecom' ? 'wecom' : 'wechat',
+    );
     try {
-      for (const r of batch) {
-        const outcome = await deliverOne(deps, plan, runId, r, marketing, now());
+      // A few recipients at a time (each still decided by deliverOne alone): one at a time leaves the
+      // rate limit unused while each send waits on its database writes and WeChat's answer.
+      await eachConcurrently(batch, deps.concurrency ?? 8, async (r) => {
+        const outcome = await deliver(r, now());
         summary[outcome] += 1;
-      }
+      });
     } catch (err) {
       if (!(err instanceof DeferRun)) throw err;
       // The send stays `reserved`: the next pass re-sends it with the same client_msg_id.
@@ -236,6 +189,8 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
       break;
     }
   }
+  // WeCom: every decided customer is handed to their owner's task at once (one task per member and wave).
+  if (plan.channel === 'wecom' && !stopped && !summary.deferred) await handOverToStaff(deps, plan, runId);
   log.info({ summary }, 'push run pass finished');
   return summary;
 }
@@ -268,19 +223,12 @@ async function deliverOne(
     if (!r.openid) return skip('not_follower');
     if (!content) return skip('no_content_for_tier');
     if (marketing) {
-      if (!r.consent) return skip('consent');
-      if (
-        await isListed(deps.redis, 'black', [
-          ['profile', r.profileId],
-          ['openid', r.openid],
-        ])
-      )
-        return skip('blacklist');
-      if (await deps.redis.exists(`push:cooldown:${r.profileId}`)) return skip('unfollow_cooldown');
+      const refusal = await marketingRefusal(deps, r);
+      if (refusal) return skip(refusal);
     }
   }
   if (!content || !r.openid) return skip('no_content_for_tier');
-  const template = deps.templates.get(content.kind);
+  const template = content.kind ? deps.templates.get(content.kind) : undefined;
   if (!template) return skip('unknown_template');
   let rendered;
   try {
@@ -299,20 +247,30 @@ async function deliverOne(
       throw err;
     }
     if (marketing) {
-      const caps = deps.policy.tierCaps?.[r.tier] ?? { perDay: deps.policy.capPerDay, perWeek: deps.policy.capPerWeek };
-      const [dayKey, weekKey] = capKeys(r.profileId, at);
-      const capped = (await deps.redis.eval(TAKE_CAP, 2, dayKey, weekKey, caps.perDay, caps.perWeek)) as number;
-      if (capped < 0) {
-        await PushSend.updateOne(
-          { _id: send._id },
-          { state: 'skipped', reason: capped === -1 ? 'cap_day' : 'cap_week' },
-        );
+      const capped = await spendFrequencyCap(deps.redis, capsOf(deps.policy, r.tier), r.profileId, at);
+      if (capped) {
+        await PushSend.updateOne({ _id: send._id }, { state: 'skipped', reason: capped });
         return 'skipped';
       }
+    }
+    const reach = await deps.reach?.reserve({
+      account: plan.account,
+      openid: r.openid,
+      profileId: r.profileId,
+      tier: r.tier,
+      channel: 'template',
+      class: marketing ? 'marketing' : 'transactional',
+      key: `push:${send._id.toString()}`,
+      at,
+    });
+    if (reach && reach.verdict !== 'allow') {
+      await PushSend.updateOne({ _id: send._id }, { state: 'skipped', reason: `reach_${reach.reason}` });
+      return 'skipped';
     }
   }
 
   const resumed = earlier !== null && earlier !== undefined;
+  const landing = content.url ?? plan.landingUrl;
   for (let attempt = send.attempts; ; attempt += 1) {
     await takeToken(deps, plan.account);
     try {
@@ -321,10 +279,17 @@ async function deliverOne(
         openid: r.openid,
         templateId: rendered.templateId,
         data: rendered.data,
-        ...(content.url ? { url: content.url } : {}),
+        ...(landing
+          ? {
+              url: deps.trackedUrl
+                ? deps.trackedUrl(send._id.toString(), plan.contents.indexOf(content), landing)
+                : landing,
+            }
+          : {}),
         clientMsgId: send._id.toString(),
       });
       await PushSend.updateOne({ _id: send._id }, { state: 'sent', msgId, attempts: attempt + 1 });
+      await applyParkedReceipt(msgId);
       if (marketing) await deps.redis.set(`push:last:${r.profileId}`, planId, 'EX', 7 * 86_400);
       return resumed ? 'resumed' : 'sent';
     } catch (err) {
@@ -347,19 +312,49 @@ async function deliverOne(
   }
 }
 
-/** Applies a TEMPLATESENDJOBFINISH receipt: success → delivered, anything else → failed with WeChat's status. */
-export async function onTemplateReceipt(msgId: string, status: string): Promise<boolean> {
-  const result = await PushSend.updateOne(
-    { msgId, state: 'sent' },
-    status === 'success' ? { state: 'delivered' } : { state: 'failed', reason: `receipt_${status}` },
-  );
-  return result.modifiedCount > 0;
+const applyReceipt = async (msgId: string, status: string) =>
+  (
+    await PushSend.updateOne(
+      { msgId, state: 'sent' },
+      status === 'success' ? { state: 'delivered' } : { state: 'failed', reason: `receipt_${status}` },
+    )
+  ).modifiedCount > 0;
+
+/**
+ * Applies a TEMPLATESENDJOBFINISH receipt: success → delivered, anything else → failed with WeChat's status.
+ * The receipt is parked first, then applied; a send marked sent afterwards applies it itself (see
+ * applyParkedReceipt), so every interleaving of the two ends with the receipt applied once.
+ */
+export async function onTemplateReceipt(msgId: string, status: string, at = new Date()): Promise<boolean> {
+  try {
+    await PushReceipt.create({ msgId, status, at });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    // A re-delivered receipt: the first one received is the one that counts.
+    const first = await PushReceipt.findOne({ msgId }).lean();
+    return applyReceipt(msgId, first?.status ?? status);
+  }
+  return applyReceipt(msgId, status);
+}
+
+/** After a send is marked sent: a receipt that arrived before its msgId was stored is applied now. */
+async function applyParkedReceipt(msgId: string): Promise<void> {
+  const parked = await PushReceipt.findOne({ msgId }).lean();
+  if (parked) await applyReceipt(msgId, parked.status);
+}
+
+/** Housekeeping: receipts older than `olderThanMs` (default 7 days) are applied or were never ours. */
+export async function pruneReceipts(now: Date, olderThanMs = 7 * 86_400_000): Promise<number> {
+  return (await PushReceipt.deleteMany({ at: { $lt: new Date(now.getTime() - olderThanMs) } })).deletedCount;
 }
 
 export interface FunnelRow {
   variant: 'A' | 'B';
   targeted: number;
   passed: number;
+  /** WeCom: in a member's task, not confirmed yet; and what WeCom reports as not sent (yet). */
+  queued: number;
+  notSent: number;
   sent: number;
   delivered: number;
   failed: number;
@@ -378,6 +373,8 @@ export async function funnel(planId: string, runId: string): Promise<FunnelRow[]
       variant: g._id.variant,
       targeted: 0,
       passed: 0,
+      queued: 0,
+      notSent: 0,
       sent: 0,
       delivered: 0,
       failed: 0,
@@ -390,6 +387,8 @@ export async function funnel(planId: string, runId: string): Promise<FunnelRow[]
     if (g._id.state === 'sent' || g._id.state === 'delivered') row.sent += g.n;
     if (g._id.state === 'delivered') row.delivered += g.n;
     if (g._id.state === 'failed') row.failed += g.n;
+    if (g._id.state === 'queued') row.queued += g.n;
+    if (g._id.state === 'not_sent') row.notSent += g.n;
     rows.set(g._id.variant, row);
   }
   return [...rows.values()].sort((a, b) => a.variant.localeCompare(b.variant));

@@ -5,6 +5,7 @@
  */
 import mongoose, { Types } from 'mongoose';
 import type { Logger } from '../infra/logger.js';
+import type { ReachLedger } from '../reach/index.js';
 import type { TemplateSender } from './delivery.js';
 import { renderTemplate, type MessageTemplate } from './templates.js';
 
@@ -53,6 +54,8 @@ export function createServiceNotices(deps: {
   defaultAccount: string;
   logger: Logger;
   marketingAllowed(profileId: Types.ObjectId): Promise<boolean>;
+  /** Asked before each send: template notices are transactional unless the template is marketing. */
+  reach?: Pick<ReachLedger, 'reserve' | 'release'>;
 }): ServiceNotices {
   return {
     async notify(input) {
@@ -73,14 +76,30 @@ export function createServiceNotices(deps: {
       const rendered = renderTemplate(template, account, input.vars);
       // client_msg_id allows letters, digits and _-; a Mongo id or a hash fits.
       const clientMsgId = input.idempotencyKey.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
-      const { msgId } = await deps.sender.send({
+      const reachRequest = {
         account,
         openid: String(follower.openid),
-        templateId: rendered.templateId,
-        data: rendered.data,
-        ...(input.url ? { url: input.url } : {}),
-        clientMsgId,
-      });
+        profileId: input.profileId,
+        channel: 'template' as const,
+        class: template.marketing ? ('marketing' as const) : ('transactional' as const),
+        key: `notice:${clientMsgId}`,
+      };
+      const decision = await deps.reach?.reserve(reachRequest);
+      if (decision && decision.verdict !== 'allow') return { sent: false, reason: `reach_${decision.reason}` };
+      let msgId: string;
+      try {
+        ({ msgId } = await deps.sender.send({
+          account,
+          openid: String(follower.openid),
+          templateId: rendered.templateId,
+          data: rendered.data,
+          ...(input.url ? { url: input.url } : {}),
+          clientMsgId,
+        }));
+      } catch (err) {
+        if (decision) await deps.reach?.release(reachRequest, decision);
+        throw err;
+      }
       deps.logger.info({ kind: input.kind, profileId: input.profileId, msgId }, 'service notice sent');
       return { sent: true, account, msgId };
     },

@@ -80,3 +80,11 @@ export function renderTemplate(
   if (!templateId) throw new Error(`template ${template.kind} has no template id for account ${account}`);
   return { templateId, data };
 }
+
+/** Fills the {{variables}} of a plan's free text (WeCom and customer-service plans), as strictly as a template. */
+export function renderText(text: string, vars: Record<string, string | number | undefined>): string {
+  const names = [...new Set([...text.matchAll(VARIABLE)].map((m) => m[1]!))];
+  const missing = names.filter((v) => vars[v] === undefined || vars[v] === '').sort();
+  if (missing.length > 0) throw new MissingVariables(missing);
+  return text.replace(VARIABLE, (_m, name: string) => String(vars[name]));
+}

@@ -1,6 +1,7 @@
 import mongoose, { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAudience, estimate, maskName, membersOf, preview } from '../../src/audiences/service.js';
+import { evaluatePlan } from '../../src/audiences/evaluate.js';
+import { compile, createAudience, estimate, maskName, membersOf, preview } from '../../src/audiences/service.js';
 import { useTestApp } from '../support/app.js';
 
 useTestApp();
@@ -87,6 +88,25 @@ beforeAll(async () => {
       event(mergedAway, 500, 1), // counts for the survivor
       event(standard, 100, 40), // outside a 7-day window
     ]);
+  // Rows shaped as the WeCom group sync writes them (wecom_group_members): staff members and unjoined
+  // external members do not count.
+  const member = (chatId: string, memberId: string, profileId?: Types.ObjectId) => ({
+    corp: 'main',
+    chatId,
+    memberId,
+    external: memberId.startsWith('wm'),
+    ...(profileId ? { profileId: s(profileId) } : {}),
+    joinedAt: now,
+  });
+  await db()
+    .collection('wecom_group_members')
+    .insertMany([
+      member('chatA', 'wmVipOld', vipOld),
+      member('chatA', 'wmGold', goldBuyer),
+      member('chatA', 'adviser-li'),
+      member('chatA', 'wmUnknown'),
+      member('chatB', 'wmMerged', mergedAway),
+    ]);
 });
 
 const size = async (condition: unknown) => (await estimate(deps, condition)).size;
@@ -167,6 +187,17 @@ describe('audience conditions against CRM data', () => {
     await db()
       .collection('crm_profiles')
       .updateOne({ _id: standard }, { $set: { tier: 'standard' } });
+  });
+
+  it('includes or excludes the members of a WeCom customer group', async () => {
+    const select = async (condition: unknown) =>
+      evaluatePlan(await compile(deps, condition), { membersOf: (id) => membersOf(deps, id) });
+    const inChatA = await select({ wecomGroup: 'main', chat: 'chatA' });
+    expect([...inChatA].sort()).toEqual([s(vipOld), s(goldBuyer)].sort());
+    // Any group of the corp; a merged member counts as the survivor.
+    expect([...(await select({ wecomGroup: 'main' }))].sort()).toEqual([s(vipOld), s(goldBuyer), s(survivor)].sort());
+    expect(await size({ all: [{ field: 'tier', op: 'eq', value: 'vip' }, { not: { wecomGroup: 'main' } }] })).toBe(2);
+    await expect(estimate(deps, { wecomGroup: 'main', chat: { $ne: 1 } })).rejects.toThrow(/invalid/i);
   });
 
   it('refuses injected operators and unknown fields with a clear error', async () => {

@@ -1,0 +1,24 @@
+/**
+ * A push worker in its own process (the push bench measures it; the crash test SIGKILLs it): builds the
+ * real services from the settings in PUSH_WORKER_SETTINGS (JSON) and runs one plan run. Prints "ready"
+ * when it starts sending and the run's summary with its seconds when done.
+ *   node --import tsx bench/lib/push-worker.ts <planId> <runId>
+ */
+import { loadConfig, type RawSettings } from '../../src/infra/config.js';
+import { createInfra } from '../../src/infra/runtime.js';
+import { runPlan } from '../../src/push/delivery.js';
+import { createServices } from '../../src/services.js';
+
+const settings = JSON.parse(process.env.PUSH_WORKER_SETTINGS ?? '{}') as RawSettings;
+const concurrency = Number(process.env.PUSH_WORKER_CONCURRENCY ?? 8);
+const [planId, runId] = process.argv.slice(2);
+if (!planId || !runId) throw new Error('usage: push-worker <planId> <runId>');
+const infra = await createInfra(loadConfig(settings), { logDestination: { write: () => undefined } });
+const deps = await createServices(infra);
+process.stdout.write('ready\n');
+const started = performance.now();
+const summary = await runPlan({ ...deps.push.delivery, concurrency }, planId, runId);
+process.stdout.write(`${JSON.stringify({ ...summary, seconds: (performance.now() - started) / 1000 })}\n`);
+await infra.agenda.stop().catch(() => undefined);
+await infra.close();
+process.exit(0); // open handles (the WeChat clients' keep-alive agents) would keep a finished worker alive

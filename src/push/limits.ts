@@ -1,0 +1,86 @@
+/**
+ * The limits every push channel shares: the per-account token bucket (WeChat's rate limit, shared by every
+ * worker) and the per-profile frequency cap across plans and channels (service-account pushes, WeCom group
+ * sends, customer-service pushes), both in Redis and changed only by Lua.
+ */
+import type { Redis } from '../infra/redis.js';
+import type { PushDeps, PushPolicy } from './delivery.js';
+
+// Token bucket per account in Redis, shared by every worker: refills `rate` tokens per second up to `rate`.
+// Returns 0 when a token was taken, else the milliseconds to wait.
+const TAKE_TOKEN = `
+local rate = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or rate
+local at = tonumber(state[2]) or now
+tokens = math.min(rate, tokens + (now - at) * rate / 1000)
+if tokens >= 1 then
+  redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'at', now)
+  redis.call('PEXPIRE', KEYS[1], 60000)
+  return 0
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return math.ceil((1 - tokens) * 1000 / rate)`;
+
+export async function takeToken(deps: Pick<PushDeps, 'redis' | 'policy' | 'sleep'>, account: string): Promise<void> {
+  for (;;) {
+    const wait = (await deps.redis.eval(
+      TAKE_TOKEN,
+      1,
+      `push:bucket:${account}`,
+      deps.policy.ratePerSecond,
+      Date.now(),
+    )) as number;
+    if (wait <= 0) return;
+    await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(wait);
+  }
+}
+
+// Frequency cap across all plans: both counters move together or not at all.
+const TAKE_CAP = `
+local d = tonumber(redis.call('GET', KEYS[1]) or '0')
+local w = tonumber(redis.call('GET', KEYS[2]) or '0')
+if d >= tonumber(ARGV[1]) then return -1 end
+if w >= tonumber(ARGV[2]) then return -2 end
+redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 172800)
+redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], 1209600)
+return 1`;
+
+/** A profile's caps: its tier's, else the policy's defaults. */
+export function capsOf(policy: PushPolicy, tier: string): { perDay: number; perWeek: number } {
+  return policy.tierCaps?.[tier] ?? { perDay: policy.capPerDay, perWeek: policy.capPerWeek };
+}
+
+function capKeys(profileId: string, at: Date): [string, string] {
+  const local = new Date(at.getTime() + 8 * 3_600_000);
+  const day = local.toISOString().slice(0, 10);
+  const week = Math.floor((local.getTime() / 86_400_000 + 3) / 7); // weeks starting Monday
+  return [`push:cap:d:${day}:${profileId}`, `push:cap:w:${week}:${profileId}`];
+}
+
+/**
+ * Takes one send from a profile's frequency cap (per day and per week, Asia/Shanghai): true when it fit.
+ * Shared by every channel that reaches a customer (service-account pushes, WeCom group sends).
+ */
+export async function takeFrequencyCap(
+  redis: Redis,
+  caps: { perDay: number; perWeek: number },
+  profileId: string,
+  at: Date,
+): Promise<boolean> {
+  return (await spendFrequencyCap(redis, caps, profileId, at)) === undefined;
+}
+
+/** Like `takeFrequencyCap`, but says which cap refused: undefined when the send fit, else `cap_day`/`cap_week`. */
+export async function spendFrequencyCap(
+  redis: Redis,
+  caps: { perDay: number; perWeek: number },
+  profileId: string,
+  at: Date,
+): Promise<'cap_day' | 'cap_week' | undefined> {
+  const [dayKey, weekKey] = capKeys(profileId, at);
+  const taken = (await redis.eval(TAKE_CAP, 2, dayKey, weekKey, caps.perDay, caps.perWeek)) as number;
+  return taken === 1 ? undefined : taken === -1 ? 'cap_day' : 'cap_week';
+}
