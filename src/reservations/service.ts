@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import mongoose from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
+import { createInsertBatcher } from '../infra/insert-batcher.js';
 import type { Logger } from '../infra/logger.js';
 import type { Metrics } from '../infra/metrics.js';
 import type { Redis } from '../infra/redis.js';
@@ -30,6 +31,11 @@ import {
   type ProgramDoc,
   type RedeemChannel,
 } from './model.js';
+
+// Redemptions and their notices are inserted in small groups (see insert-batcher): under load one
+// insertMany carries many customers' redemptions, and the unique indexes still decide every race.
+const outcomeWrites = createInsertBatcher(ReservationOutcome);
+const noticeWrites = createInsertBatcher(ReservationNotice);
 
 export interface EligibilityRule {
   tiers?: string[];
@@ -274,6 +280,37 @@ export async function claimCode(deps: ReservationDeps, input: ClaimInput): Promi
   return presentIssued(deps, doc, true);
 }
 
+// Issued codes never change (what happens to them is an outcome), so redemption looks them up in a Redis
+// copy written at issue time (the sealed code stays in MongoDB only); a miss falls back to MongoDB.
+const codeKey = (codeHash: string) => `rsv:code:${codeHash}`;
+type CachedCode = Omit<CodeDoc, 'sealed'>;
+
+async function rememberCode(deps: ReservationDeps, doc: CodeDoc): Promise<void> {
+  const { sealed: _sealed, ...rest } = doc;
+  const ttl = Math.max(60, Math.ceil((doc.expiresAt.getTime() - Date.now()) / 1000) + 7 * 86_400);
+  await deps.redis.set(codeKey(doc.codeHash), JSON.stringify(rest), 'EX', ttl).catch(() => undefined);
+}
+
+async function codeByHash(deps: ReservationDeps, codeHash: string): Promise<CachedCode | null> {
+  const cached = await deps.redis.get(codeKey(codeHash)).catch(() => null);
+  if (cached) {
+    const raw = JSON.parse(cached) as Omit<CachedCode, '_id' | 'expiresAt' | 'createdAt'> & {
+      _id: string;
+      expiresAt: string;
+      createdAt: string;
+    };
+    return {
+      ...raw,
+      _id: new mongoose.Types.ObjectId(raw._id),
+      expiresAt: new Date(raw.expiresAt),
+      createdAt: new Date(raw.createdAt),
+    };
+  }
+  const doc = await ReservationCode.findOne({ codeHash }).lean<CodeDoc>();
+  if (doc) await rememberCode(deps, doc);
+  return doc;
+}
+
 async function insertCode(deps: ReservationDeps, program: Program, input: ClaimInput, nth: number): Promise<CodeDoc> {
   // A fresh code colliding with an existing hash (2^-50 per pair) is retried with another code, not reported.
   for (let attempt = 0; ; attempt += 1) {
@@ -290,10 +327,14 @@ async function insertCode(deps: ReservationDeps, program: Program, input: ClaimI
         issuedVia: input.via,
         claimKey: input.claimKey,
       });
-      return created.toObject();
+      const doc = created.toObject();
+      await rememberCode(deps, doc);
+      return doc;
     } catch (err) {
+      // Read from the data which index refused it: FerretDB's duplicate key errors do not name the index.
       const collidedOnCode =
-        isDuplicateKey(err) && JSON.stringify((err as { keyPattern?: unknown }).keyPattern ?? {}).includes('codeHash');
+        isDuplicateKey(err) &&
+        !(await ReservationCode.exists({ programId: program._id, profileId: input.profileId, nth }));
       if (!collidedOnCode || attempt >= 2) throw err;
     }
   }
@@ -388,7 +429,7 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
 
   const parsed = parseCode(input.code);
   if (!parsed.ok) throw await fail(parsed.reason === 'check' ? 'code_typo' : 'code_format');
-  const code = await ReservationCode.findOne({ codeHash: hashCode(deps.keys, parsed.code) }).lean<CodeDoc>();
+  const code = await codeByHash(deps, hashCode(deps.keys, parsed.code));
   if (!code) throw await fail('code_not_found');
   const program = await cachedProgram(code.programId);
   if (program.bound) {
@@ -411,24 +452,22 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
     throw closed;
   }
 
-  let outcome: OutcomeDoc;
-  try {
-    const created = await ReservationOutcome.create({
-      codeId: code._id,
-      programId: code.programId,
-      profileId: code.profileId,
-      outcome: 'redeemed',
-      channel: input.channel,
-      actor: input.actor,
-      orderRef: input.orderRef,
-      idempotencyKey: input.idempotencyKey,
-      at,
-    });
-    outcome = created.toObject();
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
+  // The unique index on codeId decides: one outcome per code, whichever channel comes first.
+  const outcome = {
+    _id: new mongoose.Types.ObjectId(),
+    codeId: code._id,
+    programId: code.programId,
+    profileId: code.profileId,
+    outcome: 'redeemed' as const,
+    channel: input.channel,
+    actor: input.actor,
+    orderRef: input.orderRef,
+    idempotencyKey: input.idempotencyKey,
+    at,
+  };
+  if ((await outcomeWrites.insert(outcome)) === 'duplicate') {
     const first = await ReservationOutcome.findOne({ codeId: code._id }).lean<OutcomeDoc>();
-    if (!first) throw err;
+    if (!first) throw reservationError('code_already_redeemed', {});
     return explainOutcome(first, input, code.masked);
   }
   deps.metrics.counter('reservation_codes_redeemed_total', 'Reservation codes redeemed', ['channel']).inc({
@@ -581,44 +620,43 @@ export async function codesOfOwner(
  * Sends one lifecycle message per (code, kind): the unique notice row is the "sent once" guarantee, and its
  * id travels with the message so a resend after a crash is dropped by WeChat's client_msg_id.
  */
+/** A code as notices need it: the sealed code only for "issued", which shows it to its owner. */
+type NoticeCode = CachedCode & Partial<Pick<CodeDoc, 'sealed'>>;
+
 async function deliverNotice(
   deps: ReservationDeps,
   program: Program,
-  code: CodeDoc,
+  code: NoticeCode,
   kind: NoticeKind,
 ): Promise<boolean> {
-  let noticeId: string;
-  try {
-    const notice = await ReservationNotice.create({
-      codeId: code._id,
-      kind,
-      profileId: code.profileId,
-      state: 'pending',
-    });
-    noticeId = notice._id.toString();
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
-  await sendNotice(deps, program, code, kind, noticeId);
+  const notice = {
+    _id: new mongoose.Types.ObjectId(),
+    codeId: code._id,
+    kind,
+    profileId: code.profileId,
+    state: 'pending',
+  };
+  if ((await noticeWrites.insert(notice)) === 'duplicate') return false;
+  await sendNotice(deps, program, code, kind, notice._id.toString());
   return true;
 }
 
 async function sendNotice(
   deps: ReservationDeps,
   program: Program,
-  code: CodeDoc,
+  code: NoticeCode,
   kind: NoticeKind,
   noticeId: string,
 ): Promise<void> {
   try {
+    if (kind === 'issued' && !code.sealed) throw new Error('an issued notice needs the sealed code');
     await deps.notifier.notify({
       noticeId,
       kind,
       profileId: code.profileId,
       programId: program._id,
       programName: program.name,
-      ...(kind === 'issued' ? { code: formatCode(openCode(deps.keys, code.sealed)) } : {}),
+      ...(kind === 'issued' && code.sealed ? { code: formatCode(openCode(deps.keys, code.sealed)) } : {}),
       expiresAt: code.expiresAt,
     });
     await ReservationNotice.updateOne({ _id: noticeId }, { state: 'sent', $unset: { error: 1 } });

@@ -12,6 +12,7 @@ import {
   onTransferUpdate,
   payClaim,
   reconcilePayouts,
+  slotsLeft,
   startCampaign,
   type CampaignInput,
   type ClaimResult,
@@ -182,6 +183,13 @@ describe('the claim flow', () => {
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     expect(await RedEnvelopeClaim.countDocuments({ campaignId: campaign._id })).toBe(1);
+
+    // Later, and after Redis forgot the request (an hour on, or a flush): still the same claim, no second slot.
+    expect(await claimFor(campaign._id, 'retry-1', { requestKey })).toEqual(a);
+    await deps.redis.del(`re:{${campaign._id}}:req:${requestKey}`);
+    expect(await claimFor(campaign._id, 'retry-1', { requestKey })).toEqual(a);
+    expect(await RedEnvelopeClaim.countDocuments({ campaignId: campaign._id })).toBe(1);
+    expect(await slotsLeft(deps.redis, campaign._id, campaign.envelopes)).toBe(campaign.envelopes - 1);
   });
 
   it('never over-issues when Redis loses its keys mid-campaign, and resumes after the rebuild', async () => {
@@ -192,14 +200,35 @@ describe('the claim flow', () => {
       await deleteByPrefix(deps.redis, `${fileScope().redisPrefix}re:`); // everything the campaign keeps in Redis
     })();
     await Promise.allSettled([...first, flush]);
-    const second = await Promise.allSettled(
-      Array.from({ length: 60 }, (_, i) => claimFor(campaign._id, `flush-b${i}`)),
-    );
-    const wins = await RedEnvelopeClaim.countDocuments({ campaignId: campaign._id, outcome: 'won' });
-    expect(wins).toBe(60);
-    expect(second.filter((r) => r.status === 'fulfilled').length).toBeGreaterThan(0);
+    // After the rebuild, new customers keep claiming until the deck is spent (a claim that meets the rebuild
+    // in progress is refused and may be repeated); then nothing more is won, however many try.
+    const wonCount = () => RedEnvelopeClaim.countDocuments({ campaignId: campaign._id, outcome: 'won' });
+    let fulfilled = 0;
+    for (let wave = 0; wave < 10 && (await wonCount()) < 60; wave += 1) {
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => claimFor(campaign._id, `flush-b${wave}-${i}`)),
+      );
+      fulfilled += results.filter((r) => r.status === 'fulfilled').length;
+    }
+    expect(fulfilled).toBeGreaterThan(0);
+    await Promise.allSettled(Array.from({ length: 20 }, (_, i) => claimFor(campaign._id, `flush-c${i}`)));
+    expect(await wonCount()).toBe(60);
     expect((await budgetReport(deps, campaign._id)).wonFen).toBe(6000);
   }, 60_000);
+
+  it('skips a slot Redis hands out twice (behind MongoDB after a rebuild) instead of handing it back', async () => {
+    const campaign = await runningCampaign({ prize: { kind: 'fixed', amountFen: 100, count: 5 }, budgetFen: 500 });
+    const first = await claimFor(campaign._id, `twice-a-${randomUUID()}`);
+    expect(first.status).toBe('won');
+    // As if a rebuild raced an in-flight claim: the free list offers slot 1, which a claim already holds.
+    await deps.redis.rpush(`re:{${campaign._id}}:free`, '1');
+    const results = [];
+    for (let i = 0; i < 4; i += 1) results.push(await claimFor(campaign._id, `twice-b${i}-${randomUUID()}`));
+    expect(results.map((r) => r.status)).toEqual(['won', 'won', 'won', 'won']);
+    const claims = await RedEnvelopeClaim.find({ campaignId: campaign._id }).lean();
+    expect(new Set(claims.map((c) => c.slotKey)).size).toBe(5);
+    await expect(claimFor(campaign._id, `twice-c-${randomUUID()}`)).rejects.toMatchObject({ code: 'sold_out' });
+  });
 
   it('refuses claims outside the window, from other entries, and drafts that were never approved', async () => {
     const draft = await createCampaign(campaignInput(), 'marketer-1');

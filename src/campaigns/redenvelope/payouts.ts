@@ -202,7 +202,10 @@ export async function onTransferUpdate(
  * The reconciliation job: re-drives every claim whose payout is not final and is due (its retry time came,
  * or it has not moved for `staleAfterMs`). Returns how many claims it drove.
  */
-export async function reconcilePayouts(deps: RedEnvelopeDeps, options: { staleAfterMs?: number; limit?: number } = {}) {
+export async function reconcilePayouts(
+  deps: RedEnvelopeDeps,
+  options: { staleAfterMs?: number; limit?: number; concurrency?: number } = {},
+) {
   const now = deps.now?.() ?? new Date();
   const stale = new Date(now.getTime() - (options.staleAfterMs ?? 60_000));
   const due = await RedEnvelopeClaim.find(
@@ -217,12 +220,14 @@ export async function reconcilePayouts(deps: RedEnvelopeDeps, options: { staleAf
   )
     .limit(options.limit ?? 500)
     .lean<{ _id: { toString(): string } }[]>();
-  let driven = 0;
-  for (const claim of due) {
-    await payClaim(deps, claim._id.toString());
-    driven += 1;
-  }
-  return driven;
+  // A few claims at a time: each one waits mostly on WeChat Pay and storage, and payClaim is safe to run
+  // concurrently (one bill number per claim).
+  let next = 0;
+  const lane = async () => {
+    while (next < due.length) await payClaim(deps, due[next++]!._id.toString());
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, due.length) }, lane));
+  return due.length;
 }
 
 /** Staff retry a failed payout after fixing its cause: a bill that failed at WeChat Pay gets a new number. */
@@ -266,10 +271,19 @@ export interface BudgetReport {
 export async function budgetReport(deps: RedEnvelopeDeps, campaignId: string): Promise<BudgetReport> {
   const campaign = await RedEnvelopeCampaign.findById(campaignId, { budgetFen: 1 }).lean<{ budgetFen: number }>();
   const deck = await RedEnvelopeDeck.findById(campaignId).lean<{ amounts: number[] }>();
-  const groups = await RedEnvelopeClaim.aggregate<{ _id: PayoutState; fen: number; count: number }>([
-    { $match: { campaignId, outcome: 'won' } },
-    { $group: { _id: '$payout.state', fen: { $sum: '$amountFen' }, count: { $sum: 1 } } },
+  // One accumulator per $group: FerretDB computes only the first of several (the others come back as 0).
+  const match = { $match: { campaignId, outcome: 'won' } };
+  const [sums, counts] = await Promise.all([
+    RedEnvelopeClaim.aggregate<{ _id: PayoutState; fen: number }>([
+      match,
+      { $group: { _id: '$payout.state', fen: { $sum: '$amountFen' } } },
+    ]),
+    RedEnvelopeClaim.aggregate<{ _id: PayoutState; count: number }>([
+      match,
+      { $group: { _id: '$payout.state', count: { $sum: 1 } } },
+    ]),
   ]);
+  const groups = sums.map((g) => ({ ...g, count: counts.find((c) => c._id === g._id)?.count ?? 0 }));
   const fen = (states: PayoutState[]) => groups.filter((g) => states.includes(g._id)).reduce((s, g) => s + g.fen, 0);
   const wonFen = groups.reduce((s, g) => s + g.fen, 0);
   const report: BudgetReport = {

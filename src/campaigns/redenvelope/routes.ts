@@ -226,7 +226,7 @@ export function redEnvelopeAdminRoutes(deps: RedEnvelopeDeps): AdminRoute[] {
         response: CampaignView,
         audit: { action: 'redenvelope.campaign.approve', targetType: 'red_envelope_campaign' },
       },
-      async (call) => present(await approveCampaign(call.params.id, call.principal.staffId)),
+      async (call) => present(await approveCampaign(call.params.id, call.principal.staffId, deps.approvalGate)),
     ),
     adminRoute(
       {

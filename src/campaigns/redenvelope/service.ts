@@ -6,6 +6,7 @@
  * explained failure. The budget holds by construction: envelope amounts are fixed in the deck (deck.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { createSnapshot } from '../../infra/snapshot.js';
 import { isDuplicateKey } from '../../infra/errors.js';
 import type { Logger } from '../../infra/logger.js';
 import type { Metrics } from '../../infra/metrics.js';
@@ -91,6 +92,8 @@ export interface RedEnvelopeDeps {
   notifier: ClaimNotifier;
   /** Queues the payout of a claim (an Agenda job in production). */
   schedulePayout(claimId: string): Promise<void>;
+  /** Refuses an approval that is not allowed yet (e.g. a big budget without a passing rehearsal). */
+  approvalGate?: (campaign: Campaign) => Promise<void>;
   now?: () => Date;
 }
 
@@ -154,10 +157,15 @@ export async function getCampaign(campaignId: string): Promise<Campaign> {
  * Approves a draft (four eyes: never by its creator) and draws up its prize deck. Approving twice keeps the
  * first deck: the deck's insert is keyed by the campaign id.
  */
-export async function approveCampaign(campaignId: string, approvedBy: string): Promise<Campaign> {
+export async function approveCampaign(
+  campaignId: string,
+  approvedBy: string,
+  gate?: (campaign: Campaign) => Promise<void>,
+): Promise<Campaign> {
   const campaign = await getCampaign(campaignId);
   if (campaign.createdBy === approvedBy) throw redEnvelopeError('approval_needs_other_staff');
   if (campaign.status !== 'draft' && campaign.status !== 'approved') throw redEnvelopeError('campaign_state');
+  await gate?.(campaign);
   try {
     await RedEnvelopeDeck.create({
       _id: campaignId,
@@ -182,6 +190,7 @@ async function setStatus(
     { returnDocument: 'after' },
   ).lean<Campaign>();
   campaignCache.delete(campaignId);
+  keywords.invalidate();
   if (!updated) throw redEnvelopeError('campaign_state', { campaignId, to });
   return updated;
 }
@@ -208,6 +217,23 @@ async function liveCampaign(campaignId: string): Promise<{ campaign: Campaign; a
   const entry = { campaign, amounts: deck ?? [], at: Date.now() };
   campaignCache.set(campaignId, entry);
   return entry;
+}
+
+// The chat asks "is this text a running campaign's keyword?" for every message: answered from memory
+// (src/infra/snapshot.ts), so a callback never waits on the database for a text that is not a keyword.
+const keywords = createSnapshot(async () => {
+  const running = await RedEnvelopeCampaign.find({ status: 'running' }, { keyword: 1, accounts: 1 }).lean<
+    { _id: string; keyword?: string; accounts: string[] }[]
+  >();
+  const byKeyword = new Map<string, string>();
+  for (const c of running)
+    if (c.keyword) for (const account of c.accounts) byKeyword.set(`${account}\u0000${c.keyword}`, c._id);
+  return byKeyword;
+});
+
+/** The running campaign whose keyword is exactly `text` on this account, if any. */
+export async function campaignForKeyword(account: string, text: string): Promise<string | undefined> {
+  return (await keywords.get()).get(`${account}\u0000${text}`);
 }
 
 // ------------------------------------------------------------------------------------------- claims
@@ -245,17 +271,23 @@ function resultOf(claim: ClaimDoc): ClaimResult {
 export async function claimEnvelope(deps: RedEnvelopeDeps, input: ClaimInput): Promise<ClaimResult> {
   const { campaign, amounts } = await liveCampaign(input.campaignId);
   const at = nowOf(deps);
-  const replay = await RedEnvelopeClaim.findOne({
-    campaignId: campaign._id,
-    requestKey: input.requestKey,
-  }).lean<ClaimDoc>();
-  if (replay) return resultOf(replay);
-  // Concurrent copies of one request (a retried message, a double tap) wait for the first one's answer.
+  // Concurrent copies of one request (a retried message, a double tap) wait for the first one's answer; once
+  // answered, the key names the claim for an hour, so a first request pays no database read for replays.
+  // Past the hour (or after Redis lost the key) the unique index on the request key still answers a replay
+  // with its first claim (DuplicateRequest below).
   const requestLock = `re:{${campaign._id}}:req:${input.requestKey}`;
-  if ((await deps.redis.set(requestLock, '1', 'PX', 10_000, 'NX')) !== 'OK')
+  if ((await deps.redis.set(requestLock, '1', 'PX', 10_000, 'NX')) !== 'OK') {
+    const answered = await deps.redis.get(requestLock);
+    if (answered?.startsWith('claim:')) {
+      const first = await RedEnvelopeClaim.findById(answered.slice('claim:'.length)).lean<ClaimDoc>();
+      if (first) return resultOf(first);
+    }
     return awaitFirst(deps, campaign._id, input.requestKey);
+  }
   try {
-    return await claimLocked(deps, input, campaign, amounts, at);
+    const result = await claimLocked(deps, input, campaign, amounts, at);
+    if (result.status !== 'review') await deps.redis.set(requestLock, `claim:${result.claimId}`, 'EX', 3600);
+    return result;
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string') await deps.redis.set(`${requestLock}:error`, code, 'EX', 60);
@@ -310,7 +342,7 @@ async function claimLocked(
       limitDay: campaign.perCustomerPerDay,
       wins,
     });
-    if (taken.kind === 'sold_out') throw redEnvelopeError('sold_out');
+    if (taken.kind === 'sold_out') return replayOr(campaign._id, input.requestKey, 'sold_out');
     if (taken.kind === 'limit') return replayOr(campaign._id, input.requestKey, 'limit_reached');
     if (taken.kind === 'daily_limit') return replayOr(campaign._id, input.requestKey, 'daily_limit_reached');
     const base = {
@@ -340,7 +372,12 @@ async function claimLocked(
         payout: { state: 'pending', outBillNo: outBillNoOf(base), attempts: 0 },
       });
     } catch (err) {
-      if (err instanceof SlotTaken) continue; // handed out twice across a Redis rebuild: take another
+      if (err instanceof SlotTaken) {
+        // Handed out twice across a Redis rebuild: the slot stays taken (not given back), the customer's draw
+        // is given back, and another slot is taken.
+        await releaseSlot(deps.redis, { campaignId: campaign._id, profileId: input.profileId, day, slot: 0 });
+        continue;
+      }
       await release();
       if (err instanceof DuplicateRequest) return resultOf(err.claim);
       throw err;
@@ -370,7 +407,7 @@ async function awaitFirst(deps: RedEnvelopeDeps, campaignId: string, requestKey:
 async function replayOr(
   campaignId: string,
   requestKey: string,
-  code: 'limit_reached' | 'daily_limit_reached',
+  code: 'limit_reached' | 'daily_limit_reached' | 'sold_out',
 ): Promise<ClaimResult> {
   const same = await RedEnvelopeClaim.findOne({ campaignId, requestKey }).lean<ClaimDoc>();
   if (same) return resultOf(same);
@@ -397,7 +434,14 @@ function outBillNoOf(claim: { campaignId: string; profileId: string; nth: number
 
 async function insertClaim(
   deps: RedEnvelopeDeps,
-  doc: Record<string, unknown> & { campaignId: string; profileId: string; requestKey: string; slotKey: string },
+  doc: Record<string, unknown> & {
+    campaignId: string;
+    profileId: string;
+    requestKey: string;
+    slotKey: string;
+    day: string;
+    dayNth: number;
+  },
 ): Promise<ClaimResult> {
   try {
     const created = await RedEnvelopeClaim.create(doc);
@@ -418,15 +462,27 @@ async function insertClaim(
     return resultOf(claim);
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const pattern = JSON.stringify((err as { keyPattern?: unknown }).keyPattern ?? {});
-    if (pattern.includes('slotKey')) throw new SlotTaken();
+    // Which unique index refused the claim is read from the data, not from the error: FerretDB's duplicate
+    // key errors do not always name the index (keyPattern), and taking a slot collision for a customer
+    // limit would hand the taken slot back to the free list, where every later claim would meet it again.
     const same = await RedEnvelopeClaim.findOne({
       campaignId: doc.campaignId,
       requestKey: doc.requestKey,
     }).lean<ClaimDoc>();
     if (same) throw new DuplicateRequest(same);
+    if (
+      doc.slotKey.startsWith('slot:') &&
+      (await RedEnvelopeClaim.exists({ campaignId: doc.campaignId, slotKey: doc.slotKey }))
+    )
+      throw new SlotTaken();
     // Another claim of the same customer holds this nth (or day's nth): counters drifted after a Redis loss.
-    throw redEnvelopeError(pattern.includes('dayNth') ? 'daily_limit_reached' : 'limit_reached');
+    const sameDay = await RedEnvelopeClaim.exists({
+      campaignId: doc.campaignId,
+      profileId: doc.profileId,
+      day: doc.day,
+      dayNth: doc.dayNth,
+    });
+    throw redEnvelopeError(sameDay ? 'daily_limit_reached' : 'limit_reached');
   }
 }
 

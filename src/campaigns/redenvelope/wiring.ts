@@ -20,6 +20,7 @@ import { CUSTOMER_WORDING, type RedEnvelopeErrorCode } from './errors.js';
 import { RedEnvelopeCampaign } from './model.js';
 import { budgetReport, onTransferUpdate, payClaim, reconcilePayouts } from './payouts.js';
 import {
+  campaignForKeyword,
   claimEnvelope,
   claimsOf,
   describeClaims,
@@ -64,13 +65,28 @@ export function createRedEnvelopeDeps(options: {
       if (!Types.ObjectId.isValid(profileId)) return {};
       const db = mongoose.connection.db;
       if (!db) throw new Error('mongo is not connected');
-      const oid = new Types.ObjectId(profileId);
+      // A customer's history counts whole: events recorded under profiles merged into this one since (a
+      // follower of two accounts is merged by unionid, whichever profile the events were filed under).
+      const family = [new Types.ObjectId(profileId)];
+      for (let frontier = family, depth = 0; frontier.length > 0 && depth < 4; depth += 1) {
+        const merged = await db
+          .collection<{ _id: Types.ObjectId }>('crm_profiles')
+          .find({ mergedInto: { $in: frontier } }, { projection: { _id: 1 } })
+          .toArray();
+        frontier = merged.map((m) => m._id);
+        family.push(...frontier);
+      }
       const since = new Date(Date.now() - 30 * 86_400_000);
       const [follower, subscribes] = await Promise.all([
-        db.collection('crm_followers').findOne({ profileId: oid }, { projection: { firstSubscribedAt: 1 } }),
+        db
+          .collection('crm_followers')
+          .findOne(
+            { profileId: { $in: family }, firstSubscribedAt: { $exists: true } },
+            { projection: { firstSubscribedAt: 1 }, sort: { firstSubscribedAt: 1 } },
+          ),
         db
           .collection('crm_subscription_events')
-          .countDocuments({ profileId: oid, kind: 'subscribe', at: { $gte: since } }),
+          .countDocuments({ profileId: { $in: family }, kind: 'subscribe', at: { $gte: since } }),
       ]);
       return {
         ...(follower?.firstSubscribedAt instanceof Date ? { followedAt: follower.firstSubscribedAt } : {}),
@@ -127,21 +143,14 @@ export function registerRedEnvelopeHandlers(
   registry.onText(async (message, ctx) => {
     const text = message.content.trim();
     const status = /^(我的红包|红包进度|红包到哪了)$/.test(text);
-    const campaign = status
-      ? undefined
-      : await RedEnvelopeCampaign.findOne(
-          { status: 'running', keyword: text, accounts: ctx.account },
-          { _id: 1 },
-        ).lean<{
-          _id: string;
-        }>();
-    if (!status && !campaign) return undefined;
+    const campaignId = status ? undefined : await campaignForKeyword(ctx.account, text);
+    if (!status && !campaignId) return undefined;
     const profileId = await profileOf(ctx.account, message.openid);
     if (!profileId) return replies.text('正在为您建立会员档案，请稍后再试。');
     if (status) return replies.text(describeClaims(await claimsOf(profileId)));
     try {
       const result = await claimEnvelope(deps, {
-        campaignId: campaign!._id,
+        campaignId: campaignId!,
         profileId,
         account: ctx.account,
         openid: message.openid,
