@@ -1,0 +1,121 @@
+/**
+ * Screenshots of the main screens at desktop and phone sizes into docs/screenshots/, against the live
+ * service with a little data. Runs only from `npm run screenshots` (SCREENSHOTS=1), never in
+ * the normal suite.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { describe, it } from 'vitest';
+import { approveCampaign, createCampaign, payClaim, startCampaign } from '../../src/campaigns/redenvelope/index.js';
+import { RedEnvelopeClaim } from '../../src/campaigns/redenvelope/model.js';
+import { claimCode, createProgram } from '../../src/reservations/index.js';
+import { givenFollower, useLive } from '../support/live.js';
+import { eventually } from '../support/wait.js';
+import { givenStaff } from '../staff/support.js';
+import { hasChromium, signIn, useBrowser, WECHAT_UA } from './support.js';
+
+const OUT = join(process.cwd(), 'docs', 'screenshots');
+const HOUR = 3_600_000;
+const SIZES = { desktop: { width: 1366, height: 860 }, phone: { width: 390, height: 844 } } as const;
+
+describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', () => {
+  // Inside the suite: no service or browser is started when it is skipped.
+  const live = useLive({}, { pay: true });
+  const browser = useBrowser();
+
+  it('captures the main screens', async () => {
+    mkdirSync(OUT, { recursive: true });
+    const l = live();
+    const { app, sandbox, url } = l;
+    const program = await createProgram(
+      app.deps.reservations,
+      {
+        name: '新品预约 · 高端理财',
+        description: 'VIP 客户专享预约',
+        quota: 200,
+        issueFrom: new Date(Date.now() - HOUR),
+        issueUntil: new Date(Date.now() + 24 * HOUR),
+        redeemFrom: new Date(Date.now() - HOUR),
+        redeemUntil: new Date(Date.now() + 72 * HOUR),
+        issueMode: 'claim',
+      },
+      'staff-1',
+    );
+    const campaign = await createCampaign(
+      {
+        name: '双十二关注有礼',
+        accounts: ['default'],
+        startAt: new Date(Date.now() - 60_000),
+        endAt: new Date(Date.now() + 24 * HOUR),
+        budgetFen: 50_000,
+        prize: { kind: 'fixed', amountFen: 188, count: 200 },
+        entries: ['keyword', 'h5'],
+        keyword: '红包',
+      },
+      'marketer-1',
+    );
+    await approveCampaign(campaign._id, 'manager-1');
+    await startCampaign(app.deps.redis, campaign._id);
+    sandbox.pay.setBalance(100_000);
+    const customers: string[] = [];
+    for (const [n, openid] of ['oShotCustomer001', 'oShotCustomer002', 'oShotCustomer003'].entries()) {
+      const { follower, profileId } = await givenFollower(l, openid, n === 0 ? 'vip' : 'standard');
+      customers.push(profileId);
+      await claimCode(app.deps.reservations, { programId: program._id, profileId, via: 'h5' });
+      await follower.send('红包');
+      const claim = await RedEnvelopeClaim.findOne({ campaignId: campaign._id, profileId }).lean();
+      if (n === 2) sandbox.pay.setBalance(0);
+      await eventually(
+        async () => {
+          await payClaim(app.deps.redEnvelopes, claim!._id.toString());
+          const state = (await RedEnvelopeClaim.findById(claim!._id).lean())?.payout?.state;
+          return state === 'wait_user_confirm' || state === 'failed' || undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 300 },
+      );
+    }
+    const admin = await givenStaff(app, ['admin']);
+
+    const shoot = async (page: Page, name: string) => {
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      await page.screenshot({ path: join(OUT, `${name}.png`) });
+    };
+    for (const [size, viewport] of Object.entries(SIZES)) {
+      const context = await browser().newContext({ viewport, locale: 'zh-CN' });
+      const page = await context.newPage();
+      await page.goto(`${url}/console/`);
+      await shoot(page, `console-login-${size}`);
+      await signIn(page, url, admin.username, admin.password);
+      const screens: [string, string, string][] = [
+        ['customers', '#/customers', '客户查询'],
+        ['customer', `#/customers/${customers[0]}`, '身份标识'],
+        ['red-envelope-dashboard', `#/red-envelopes/${campaign._id}`, '风控拦截'],
+        ['payout-cases', '#/payout-cases', '发放异常处理'],
+        ['reservation-program', `#/reservations/${program._id}`, '定向发放'],
+        ['redeem', '#/redeem', '核销验码'],
+        ['audit', '#/audit', '审计日志'],
+      ];
+      for (const [name, hash, marker] of screens) {
+        await page.goto(`${url}/console/${hash}`);
+        await page.getByText(marker).first().waitFor();
+        await shoot(page, `console-${name}-${size}`);
+      }
+      await context.close();
+    }
+    // The customer's page, at phone size only (it lives inside WeChat).
+    const phone = await browser().newContext({ viewport: SIZES.phone, userAgent: WECHAT_UA, locale: 'zh-CN' });
+    await phone.route('https://res.wx.qq.com/**', (route) => route.abort());
+    const start = await fetch(`${url}/h5/oauth/start?next=/h5/red-envelopes`, { redirect: 'manual' });
+    const consent = new URL(start.headers.get('location')!);
+    consent.searchParams.set('openid', 'oShotCustomer001');
+    consent.searchParams.set('redirect_uri', `${url}/h5/oauth/callback`);
+    const page = await phone.newPage();
+    await page.goto(consent.toString(), { waitUntil: 'domcontentloaded' });
+    await page.waitForURL((u) => u.pathname === '/h5/red-envelopes', { waitUntil: 'domcontentloaded' });
+    await shoot(page, 'h5-my-red-envelopes-phone');
+    await page.goto(`${url}/h5/campaigns/${campaign._id}`, { waitUntil: 'domcontentloaded' });
+    await shoot(page, 'h5-campaign-landing-phone');
+    await phone.close();
+  }, 300_000);
+});
