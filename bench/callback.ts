@@ -7,119 +7,21 @@
  * Run: npx tsx bench/callback.ts   (or `npm run bench -- callback`)
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import autocannon from 'autocannon';
-import { createMessageCrypto, sha1Signature } from '../src/platform/wechat/crypto.js';
-import { cdata } from '../src/platform/wechat/xml.js';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { BENCH_ACCOUNT_ENV, BENCH_KEYWORD, cpuSeconds, loadPushes, textPush, type LoadRun } from './lib/pushes.js';
 import { canPin, rssMb, startBenchService } from './lib/service.js';
-import { hasWrk, runWrk } from './lib/wrk.js';
 
-const ACCOUNT = {
-  appid: 'wxb11529c136998cb6',
-  token: 'benchtoken2024',
-  aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+let seq = 0;
+/** One safe-mode push of a new text message from one of 1,000 followers. */
+const nextPush = () => {
+  seq += 1;
+  return textPush(`obench${process.pid}_${seq % 1000}`, `benchmark message ${seq}`);
 };
-const crypto = createMessageCrypto(ACCOUNT.aesKey, ACCOUNT.appid);
-const runTag = randomBytes(4).toString('hex');
-let msgSeq = 0n;
-
-/** One safe-mode push of a new text message: the URL (with its signatures) and the envelope body. */
-export function nextPush(): { path: string; body: string } {
-  msgSeq += 1n;
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = String(Math.floor(Math.random() * 1e9));
-  const xml = `<xml><ToUserName><![CDATA[gh_3a9f2b7c1d4e]]></ToUserName><FromUserName><![CDATA[obench${runTag}${msgSeq % 1000n}]]></FromUserName><CreateTime>${timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[benchmark message ${msgSeq}]]></Content><MsgId>${BigInt(`0x${runTag}`) * 10_000_000n + msgSeq}</MsgId></xml>`;
-  const encrypt = crypto.encrypt(xml);
-  const msgSignature = sha1Signature(ACCOUNT.token, timestamp, nonce, encrypt);
-  const signature = sha1Signature(ACCOUNT.token, timestamp, nonce);
-  return {
-    path: `/wechat/callback?signature=${signature}&timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${msgSignature}`,
-    body: `<xml><ToUserName><![CDATA[gh_3a9f2b7c1d4e]]></ToUserName><Encrypt>${cdata(encrypt)}</Encrypt></xml>`,
-  };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (0 when unavailable). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime are fields 14 and 15 of /proc/PID/stat; counted from the state field (3) they sit at 11 and 12.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-// wrk replays pushes prepared beforehand (each a new message), so the load generator spends its core on
-// HTTP, not on encrypting and signing; autocannon builds each push on the fly (used for the paced run).
-const WRK_SCRIPT = `
-local reqs = {}
-local i = 0
-init = function(args)
-  for line in io.lines(args[1]) do
-    local path, body = line:match("^(%S+)\\t(.*)$")
-    reqs[#reqs + 1] = wrk.format("POST", path, { ["Content-Type"] = "text/xml" }, body)
-  end
-end
-request = function()
-  i = i + 1
-  return reqs[((i - 1) % #reqs) + 1]
-end
-`;
-
-function loadWithWrk(url: string, seconds: number, connections: number): Run {
-  const dir = tmpdir();
-  const pushesFile = join(dir, `callback-pushes-${runTag}.tsv`);
-  const scriptFile = join(dir, `callback-pushes-${runTag}.lua`);
-  // More pushes than the run can send, so no message repeats (a repeat would hit the dedup fast path).
-  const lines: string[] = [];
-  for (let n = 0; n < seconds * 8000; n += 1) {
-    const push = nextPush();
-    lines.push(`${push.path}\t${push.body}`);
-  }
-  writeFileSync(pushesFile, `${lines.join('\n')}\n`);
-  writeFileSync(scriptFile, WRK_SCRIPT);
-  const r = runWrk({ url: `${url}/`, seconds, connections, script: scriptFile, scriptArgs: [pushesFile] });
-  if (r.requests > lines.length) throw new Error('wrk sent more requests than prepared pushes');
-  return { rps: r.requestsPerSec, p50: r.p50Ms, p99: r.p99Ms, non2xx: r.non2xx, errors: r.errors, total: r.requests };
-}
-
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  total: number;
-}
-
-async function load(url: string, seconds: number, connections: number, overallRate?: number): Promise<Run> {
-  const result = await autocannon({
-    url,
-    connections,
-    duration: seconds,
-    ...(overallRate ? { overallRate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'text/xml' },
-        setupRequest: (req) => ({ ...req, ...nextPush() }),
-      },
-    ],
-  });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    total: result.requests.total,
-  };
-}
+/** The same, with the text of the bench service's keyword rule (answered by the conversation engine). */
+const nextKeyword = () => {
+  seq += 1;
+  return textPush(`obench${process.pid}_${seq % 1000}`, BENCH_KEYWORD);
+};
 
 export async function benchCallback(): Promise<string> {
   // The load generator takes CPU 0; the service is pinned to CPU 1 by startBenchService.
@@ -128,25 +30,30 @@ export async function benchCallback(): Promise<string> {
     entry: 'bench/lib/callback-server.ts',
     env: {
       PROCESS_ROLE: 'web',
-      WECHAT_TOKEN: ACCOUNT.token,
-      WECHAT_APPID: ACCOUNT.appid,
-      WECHAT_AES_KEY: ACCOUNT.aesKey,
-      WECHAT_MODE: 'safe',
+      ...BENCH_ACCOUNT_ENV,
     },
   });
   try {
-    await load(service.url, 3, 20); // warm-up (JIT, connection pools)
+    await loadPushes({ url: service.url, seconds: 3, connections: 20, next: nextPush }); // warm-up (JIT, connection pools)
     const cpuBefore = cpuSeconds(service.pid);
-    const max = hasWrk() ? loadWithWrk(service.url, 10, 50) : await load(service.url, 10, 50);
+    const max = await loadPushes({ url: service.url, seconds: 10, connections: 50, next: nextPush });
     const cpuPerMessageUs = ((cpuSeconds(service.pid) - cpuBefore) / Math.max(1, max.total)) * 1e6;
-    const paced = await load(service.url, 10, 20, 500);
+    const keyword = await loadPushes({ url: service.url, seconds: 10, connections: 50, next: nextKeyword });
+    const paced = await loadPushes({
+      url: service.url,
+      seconds: 10,
+      connections: 20,
+      next: nextPush,
+      overallRate: 500,
+    });
     const rss = rssMb(service.pid);
-    const row = (name: string, r: Run) =>
+    const row = (name: string, r: LoadRun) =>
       `| ${name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.non2xx} | ${r.errors} | ${r.total} |`;
     return [
       '| load | msg/s (mean) | p50 ms | p99 ms | non-2xx | errors | messages |',
       '|---|---|---|---|---|---|---|',
       row('max (50 connections)', max),
+      row('max, keyword reply (50 connections)', keyword),
       row('paced 500 msg/s (20 connections)', paced),
       '',
       `Service CPU per message at max load: ${cpuPerMessageUs.toFixed(0)} µs (user + system, from /proc), i.e. a ceiling of ` +

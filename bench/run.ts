@@ -10,9 +10,14 @@ import { benchCallback } from './callback.js';
 import { benchAdminAuth } from './admin-auth.js';
 import { benchCrmImport } from './crm-import.js';
 import { benchHealthz } from './healthz.js';
+import { benchKeywords } from './keywords.js';
+import { benchReach } from './reach.js';
+import { benchRedEnvelopes } from './redenvelope.js';
 import { benchReservations } from './reservations.js';
 import { benchWechatClient } from './wechat-client.js';
 import { benchPay } from './pay.js';
+import { benchPush } from './push.js';
+import { benchAudienceEstimate } from './audience-estimate.js';
 import { ROOT } from './lib/service.js';
 
 interface Bench {
@@ -32,6 +37,23 @@ const BENCHES: Bench[] = [
     name: 'reservations',
     title: 'Reservation codes: redemptions through the business-system API',
     run: benchReservations,
+  },
+  {
+    name: 'redenvelope',
+    title: 'Red envelopes: claims through the full chat path',
+    run: benchRedEnvelopes,
+  },
+  { name: 'keywords', title: 'Conversation: keyword matching over 5,000 rules', run: benchKeywords },
+  { name: 'reach', title: 'Reach ledger: soak of 100k interactions and sends, two workers, recount', run: benchReach },
+  {
+    name: 'push',
+    title: 'Tiered push to 200,000 followers through the sandbox (rate limit lifted)',
+    run: () => benchPush(),
+  },
+  {
+    name: 'audience-estimate',
+    title: 'Audience size estimates on 200,000 profiles',
+    run: () => benchAudienceEstimate(),
   },
 ];
 

@@ -20,6 +20,7 @@ const development: Record<string, string> = {
   WECOM_API_BASE: 'http://127.0.0.1:3900/wecom',
   JWT_SECRET: 'development-insecure-jwt-secret-change-me-0123456789',
   RESERVATION_CODE_SECRET: 'development-insecure-reservation-secret-0123456789',
+  PUSH_LINK_SECRET: 'development-insecure-push-link-secret-0123456789',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-dev',
   CRM_PHONE_KEY: 'ZGV2ZWxvcG1lbnQtY3JtLXBob25lLWtleS0wMDAwMDA=', // development-crm-phone-key-000000

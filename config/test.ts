@@ -19,6 +19,7 @@ const testing: Record<string, string> = {
   WECHAT_API_RETRY_CAP_MS: '200',
   JWT_SECRET: 'test-insecure-jwt-secret-0123456789abcdef',
   RESERVATION_CODE_SECRET: 'test-insecure-reservation-secret-0123456789abc',
+  PUSH_LINK_SECRET: 'test-insecure-push-link-secret-0123456789abcdef',
   ADMIN_USERNAME: 'admin',
   ADMIN_PASSWORD: 'admin-password-test',
   CRM_PHONE_KEY: 'dGVzdC1pbnNlY3VyZS1jcm0tcGhvbmUta2V5LTAwMDA=', // test-insecure-crm-phone-key-0000

@@ -14,12 +14,19 @@ import type { AppDeps } from './services.js';
 import { ingestionRoutes } from './crm/ingestion/routes.js';
 import { crmAdminRoutes } from './crm/routes.js';
 import { redEnvelopeAdminRoutes } from './campaigns/redenvelope/routes.js';
+import { conversationAdminRoutes } from './conversation/index.js';
 import { payNotifyRoutes } from './campaigns/redenvelope/wiring.js';
+import { referralAdminRoutes } from './campaigns/referral/routes.js';
+import { audienceAdminRoutes } from './audiences/routes.js';
 import { h5AuthRoutes } from './h5/session.js';
 import { reservationApiRoutes } from './reservations/api-routes.js';
 import { reservationH5Routes } from './reservations/h5-routes.js';
 import { reservationAdminRoutes } from './reservations/routes.js';
+import { pushAdminRoutes, trackingRoutes } from './push/index.js';
 import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index.js';
+import { wecomAdminRoutes, wecomCallbackRoutes, wecomSidebarRoutes } from './wecom/index.js';
+import { consoleRoutes } from './console/routes.js';
+import { redEnvelopeH5Routes } from './campaigns/redenvelope/h5-routes.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -42,6 +49,11 @@ export function adminRoutes(deps: AppDeps): AdminRoute[] {
     ...crmAdminRoutes(deps.crm),
     ...reservationAdminRoutes(deps.reservations),
     ...redEnvelopeAdminRoutes(deps.redEnvelopes),
+    ...conversationAdminRoutes(deps.conversation),
+    ...referralAdminRoutes(deps.referrals),
+    ...wecomAdminRoutes(deps.wecomDomain),
+    ...audienceAdminRoutes({}),
+    ...pushAdminRoutes(deps.push),
   ];
 }
 
@@ -49,6 +61,7 @@ export function adminRoutes(deps: AppDeps): AdminRoute[] {
 function domainRoutes(deps: AppDeps): Router[] {
   return [
     gatewayRoutes(deps),
+    wecomCallbackRoutes({ ...deps, bodyLimitBytes: deps.config.callback.bodyLimitBytes }),
     adminApi(deps, adminRoutes(deps)),
     ingestionRoutes(deps.crm, { jsonBodyLimitBytes: deps.config.http.jsonBodyLimitBytes }),
     reservationApiRoutes({
@@ -83,6 +96,22 @@ function domainRoutes(deps: AppDeps): Router[] {
       },
     }),
     reservationH5Routes(deps.reservations, deps.config),
+    wecomSidebarRoutes({
+      wecomDomain: deps.wecomDomain,
+      scopeOf: async (staffId) => {
+        const staff = await deps.staff.accounts.get(staffId);
+        return staff.status === 'active' ? { staffId, scope: staff.scope } : undefined;
+      },
+      publicBaseUrl: deps.config.publicBaseUrl,
+      secureCookies: deps.config.env === 'production',
+    }),
+    redEnvelopeH5Routes({
+      config: deps.config,
+      redEnvelopes: deps.redEnvelopes,
+      signJsSdk: (account, url) => deps.wechatClients(account).signJsSdk(url),
+    }),
+    consoleRoutes(),
+    trackingRoutes(deps.push),
   ];
 }
 

@@ -3,11 +3,14 @@
  * Handlers are idempotent (Agenda's lock is not exclusive on FerretDB).
  */
 import { defineRedEnvelopeJobs, scheduleRedEnvelopeJobs } from './campaigns/redenvelope/wiring.js';
+import { defineReferralJobs, scheduleReferralJobs } from './campaigns/referral/wiring.js';
 import { defineGatewayJobs } from './gateway/index.js';
 import { defineReservationJobs, scheduleReservationJobs } from './reservations/jobs.js';
 import { defineCrmJobs, scheduleCrmJobs } from './crm/jobs.js';
+import { definePushJobs, schedulePushJobs } from './push/index.js';
 import type { AppDeps } from './services.js';
 import { defineStaffJobs, scheduleStaffJobs } from './staff/jobs.js';
+import { defineWecomJobs, scheduleWecomJobs } from './wecom/index.js';
 
 export function defineJobs(deps: AppDeps): void {
   // Domains register here, e.g. definePushJobs(deps).
@@ -20,6 +23,9 @@ export function defineJobs(deps: AppDeps): void {
   defineCrmJobs(deps.agenda, deps.crm);
   defineReservationJobs(deps.agenda, deps.reservations);
   defineRedEnvelopeJobs(deps.agenda, deps.redEnvelopes);
+  defineReferralJobs(deps.agenda, deps.referrals);
+  defineWecomJobs(deps.agenda, deps.wecomDomain);
+  definePushJobs(deps.agenda, deps.push);
 }
 
 /** Recurring jobs, scheduled once the worker's job processor has started. */
@@ -28,4 +34,7 @@ export async function scheduleJobs(deps: AppDeps): Promise<void> {
   await scheduleCrmJobs(deps.agenda);
   await scheduleReservationJobs(deps.agenda);
   await scheduleRedEnvelopeJobs(deps.agenda);
+  await scheduleReferralJobs(deps.agenda, deps.referrals.settings);
+  await scheduleWecomJobs(deps.agenda, deps.wecomDomain);
+  await schedulePushJobs(deps.agenda);
 }

@@ -110,7 +110,14 @@ export interface AppConfig {
     };
   };
   pay?: WechatPayConfig;
-  wecom: { defaultCorp: string; corps: WecomConfig[] };
+  wecom: {
+    defaultCorp: string;
+    corps: WecomConfig[];
+    /** A customer who re-adds a member within this many seconds is not welcomed again (src/wecom). */
+    welcomeQuietSeconds: number;
+    /** WeCom API calls per second the contact sync job may make (src/wecom). */
+    syncCallsPerSecond: number;
+  };
   auth: {
     jwtSecret: string;
     jwtSecretPrevious?: string;
@@ -131,6 +138,8 @@ export interface AppConfig {
   };
   /** Four-eyes approvals: actions above these sizes need a second staff member's approval. */
   approvals: { pushAudienceThreshold: number; campaignBudgetFenThreshold: number; ttlSeconds: number };
+  /** Campaigns with a budget above this (fen) need a passing rehearsal before approval (src/rehearsal). */
+  rehearsal: { requiredAboveFen: number };
   sandbox: { enabled: boolean; port: number };
   reservations: {
     codeSecret: string;
@@ -139,7 +148,33 @@ export interface AppConfig {
     lockSeconds: number;
     burstAlertPerMinute: number;
   };
+  /** Referral codes: temporary lifetime and renewal lead, and the permanent codes this service may make. */
+  referral: {
+    qrExpireSeconds: number;
+    qrRenewBeforeSeconds: number;
+    permanentQrLimit: number;
+    /** How often the settlement job decides referrals whose qualifying window has closed. */
+    settleEverySeconds: number;
+  };
   crm: CrmConfig;
+  push: PushConfig;
+}
+
+/** Tiered pushes: anti-harassment defaults, the shared rate limit, tracking links and attribution. */
+export interface PushConfig {
+  capPerDay: number;
+  capPerWeek: number;
+  /** Quiet hours in Asia/Shanghai, [start, end) across midnight. */
+  quietStartHour: number;
+  quietEndHour: number;
+  unfollowCooldownHours: number;
+  /** An unfollow within this many hours of a push counts against that push. */
+  unfollowWindowHours: number;
+  /** A conversion counts for the last push clicked within this many hours before it. */
+  attributionWindowHours: number;
+  ratePerSecond: number;
+  /** HMAC key of the tracking links (/r/:code). */
+  linkSecret: string;
 }
 
 export interface CrmConfig {
@@ -442,6 +477,8 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
     const c = readWecom(raw, defaultCorp, 'WECOM_', problems);
     if (c) corps.push(c);
   }
+  const welcomeQuietSeconds = take(raw, 'WECOM_WELCOME_QUIET_SECONDS', nonNegativeInt, problems, 'seconds');
+  const syncCallsPerSecond = take(raw, 'WECOM_SYNC_CALLS_PER_SECOND', positiveInt, problems, 'calls per second');
 
   const pay = readPay(raw, accounts[0]?.appid, problems);
 
@@ -465,6 +502,10 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const failureWindowSeconds = take(raw, 'RESERVATION_FAILURE_WINDOW_SECONDS', positiveInt, problems, 'seconds');
   const lockSeconds = take(raw, 'RESERVATION_LOCK_SECONDS', positiveInt, problems, 'seconds');
   const burstAlertPerMinute = take(raw, 'RESERVATION_BURST_ALERT_PER_MINUTE', positiveInt, problems);
+  const qrExpireSeconds = take(raw, 'REFERRAL_QR_EXPIRE_SECONDS', positiveInt.max(2_592_000), problems, 'seconds');
+  const qrRenewBeforeSeconds = take(raw, 'REFERRAL_QR_RENEW_BEFORE_SECONDS', positiveInt, problems, 'seconds');
+  const permanentQrLimit = take(raw, 'REFERRAL_PERMANENT_QR_LIMIT', positiveInt.max(100_000), problems);
+  const settleEverySeconds = take(raw, 'REFERRAL_SETTLE_EVERY_SECONDS', positiveInt.max(86_400), problems, 'seconds');
   const KID = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/);
   const jwtKeyId = take(raw, 'JWT_KEY_ID', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
   const jwtKeyIdPrevious = take(raw, 'JWT_KEY_ID_PREVIOUS', KID, problems, '1-32 of A-Z a-z 0-9 _ -');
@@ -475,6 +516,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const loginWindowSeconds = take(raw, 'LOGIN_WINDOW_SECONDS', positiveInt, problems, 'seconds');
   const loginLockoutSeconds = take(raw, 'LOGIN_LOCKOUT_SECONDS', positiveInt, problems, 'seconds');
   const pushAudienceThreshold = take(raw, 'APPROVAL_PUSH_AUDIENCE_THRESHOLD', nonNegativeInt, problems, 'recipients');
+  const rehearsalRequiredAboveFen = take(raw, 'REHEARSAL_REQUIRED_ABOVE_FEN', nonNegativeInt, problems, 'fen');
   const campaignBudgetFenThreshold = take(
     raw,
     'APPROVAL_CAMPAIGN_BUDGET_FEN_THRESHOLD',
@@ -488,6 +530,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
   const sandboxPort = take(raw, 'SANDBOX_PORT', port, problems, 'a port number');
 
   const crm = readCrm(raw, problems);
+  const push = readPush(raw, problems);
 
   if (appEnv === 'production') {
     if (sandboxEnabled) problems.push('SANDBOX must be false in production');
@@ -534,7 +577,12 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       },
     },
     pay,
-    wecom: { defaultCorp: corps[0]?.key ?? defaultCorp, corps },
+    wecom: {
+      defaultCorp: corps[0]?.key ?? defaultCorp,
+      corps,
+      welcomeQuietSeconds: welcomeQuietSeconds!,
+      syncCallsPerSecond: syncCallsPerSecond!,
+    },
     auth: {
       jwtSecret: jwtSecret!,
       jwtSecretPrevious,
@@ -556,6 +604,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       campaignBudgetFenThreshold: campaignBudgetFenThreshold!,
       ttlSeconds: approvalTtlSeconds!,
     },
+    rehearsal: { requiredAboveFen: rehearsalRequiredAboveFen! },
     sandbox: { enabled: sandboxEnabled!, port: sandboxPort! },
     reservations: {
       codeSecret: codeSecret!,
@@ -564,8 +613,32 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
       lockSeconds: lockSeconds!,
       burstAlertPerMinute: burstAlertPerMinute!,
     },
+    referral: {
+      qrExpireSeconds: qrExpireSeconds!,
+      qrRenewBeforeSeconds: qrRenewBeforeSeconds!,
+      permanentQrLimit: permanentQrLimit!,
+      settleEverySeconds: settleEverySeconds!,
+    },
     crm: crm!,
+    push: push!,
   };
+}
+
+function readPush(raw: RawSettings, problems: string[]): PushConfig | undefined {
+  const hour = z.coerce.number().int().min(0).max(23);
+  const values = {
+    capPerDay: take(raw, 'PUSH_CAP_PER_DAY', positiveInt, problems, 'marketing pushes per customer per day'),
+    capPerWeek: take(raw, 'PUSH_CAP_PER_WEEK', positiveInt, problems, 'marketing pushes per customer per week'),
+    quietStartHour: take(raw, 'PUSH_QUIET_START_HOUR', hour, problems, 'an hour 0-23 (Asia/Shanghai)'),
+    quietEndHour: take(raw, 'PUSH_QUIET_END_HOUR', hour, problems, 'an hour 0-23 (Asia/Shanghai)'),
+    unfollowCooldownHours: take(raw, 'PUSH_UNFOLLOW_COOLDOWN_HOURS', nonNegativeInt, problems, 'hours'),
+    unfollowWindowHours: take(raw, 'PUSH_UNFOLLOW_WINDOW_HOURS', positiveInt, problems, 'hours'),
+    attributionWindowHours: take(raw, 'PUSH_ATTRIBUTION_WINDOW_HOURS', positiveInt, problems, 'hours'),
+    ratePerSecond: take(raw, 'PUSH_RATE_PER_SECOND', positiveInt, problems, 'template messages per second'),
+    linkSecret: take(raw, 'PUSH_LINK_SECRET', z.string().min(32), problems, 'at least 32 characters'),
+  };
+  if (Object.values(values).some((v) => v === undefined)) return undefined;
+  return values as PushConfig;
 }
 
 function readCrm(raw: RawSettings, problems: string[]): CrmConfig | undefined {

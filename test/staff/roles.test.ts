@@ -104,5 +104,6 @@ describe('admin routes and roles', () => {
     expect(outcomes).toContain('finance POST /approvals/:id/approve allowed');
     expect(outcomes).toContain('service POST /approvals/:id/approve forbidden');
     expect(outcomes).toContain('admin PATCH /staff/:id allowed');
-  });
+    // Every role × every admin route, one request each: grows with each domain's routes.
+  }, 240_000); // every admin route for every role: it grows with each domain
 });
