@@ -27,6 +27,10 @@ export function createAgenda(options: AgendaOptions, logger: Logger): Agenda {
     processEvery: options.processEveryMs,
     defaultLockLifetime: options.lockLifetimeMs,
     maxConcurrency: options.maxConcurrency,
+    // A finished one-off job (a payout, a push run) is deleted: kept, every poll would scan it again (FerretDB
+    // filters job documents in its own process) and the collection would grow with every envelope ever paid.
+    // Failed ones stay for inspection; recurring ones are never removed.
+    removeOnComplete: true,
   });
   agenda.on('error', (err: Error) => logger.error({ err }, 'agenda error'));
   agenda.on('fail', (err: Error | string, job: { attrs: { name: string } }) => {

@@ -157,6 +157,8 @@ describe('payouts when the worker crashes and WeChat Pay misbehaves', () => {
     let hoursAhead = 0;
     const later: RedEnvelopeDeps = { ...deps, now: () => new Date(Date.now() + hoursAhead * 3_600_000) };
     const confirmed = new Set<string>();
+    const drillStart = Date.now();
+    let pass = 0;
     try {
       await eventually(
         async () => {
@@ -171,11 +173,16 @@ describe('payouts when the worker crashes and WeChat Pay misbehaves', () => {
             confirmed.add(pkg);
           }
           hoursAhead += 1;
-          await reconcilePayouts(later, { staleAfterMs: 0 });
+          pass += 1;
+          const driven = await reconcilePayouts(later, { staleAfterMs: 0 });
           const open = await RedEnvelopeClaim.countDocuments({
             campaignId: campaign._id,
             'payout.state': { $ne: 'success' },
           });
+          // One line per pass: when CI is slow, its log shows where the time went.
+          process.stderr.write(
+            `[payout drill] pass ${pass} at ${Math.round((Date.now() - drillStart) / 1000)} s: drove ${driven}, ${open} not paid yet\n`,
+          );
           return open === 0 || undefined;
         },
         // Alone this settles in about a minute; CI runs it beside the other suites, hence the margin.

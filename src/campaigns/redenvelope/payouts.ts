@@ -192,7 +192,10 @@ export async function onTransferUpdate(
   deps: RedEnvelopeDeps,
   update: { outBillNo: string } & TransferState,
 ): Promise<PayoutState | undefined> {
-  const claim = await RedEnvelopeClaim.findOne({ 'payout.outBillNo': update.outBillNo }).lean<ClaimDoc>();
+  // Claims written before the top-level copy existed are found by the (scanning) dotted path.
+  const claim =
+    (await RedEnvelopeClaim.findOne({ outBillNo: update.outBillNo }).lean<ClaimDoc>()) ??
+    (await RedEnvelopeClaim.findOne({ 'payout.outBillNo': update.outBillNo }).lean<ClaimDoc>());
   if (!claim) return undefined;
   if (!claim.payout?.state || !NON_FINAL.includes(claim.payout.state)) return claim.payout?.state ?? undefined;
   return applyState(deps, claim, update);
@@ -242,6 +245,7 @@ export async function retryFailedPayout(deps: RedEnvelopeDeps, claimId: string, 
     {
       $set: {
         'payout.state': 'pending',
+        outBillNo,
         'payout.outBillNo': outBillNo,
         'payout.attempts': 0,
         'payout.caseState': 'resolved',

@@ -369,6 +369,7 @@ async function claimLocked(
         slotKey: `slot:${taken.slot}`,
         outcome: 'won',
         amountFen,
+        outBillNo: outBillNoOf(base),
         payout: { state: 'pending', outBillNo: outBillNoOf(base), attempts: 0 },
       });
     } catch (err) {
