@@ -4,10 +4,26 @@
  * names the audience it goes to by the id answered here.
  */
 import { z } from 'zod';
-import { adminRoute, IdParams, IsoDateTime, ObjectIdString, type AdminRoute } from '../staff/index.js';
+import {
+  adminRoute,
+  IdParams,
+  IsoDateTime,
+  ObjectIdString,
+  pageOf,
+  PageQuery,
+  type AdminRoute,
+} from '../staff/index.js';
 import { ConditionSchema } from './conditions.js';
 import { AUDIENCE_KINDS, SET_OPS, type AudienceDoc } from './model.js';
-import { createAudience, estimate, loadAudience, membersOf, preview, type AudienceDeps } from './service.js';
+import {
+  createAudience,
+  estimate,
+  listAudiences,
+  loadAudience,
+  membersOf,
+  preview,
+  type AudienceDeps,
+} from './service.js';
 
 const Name = z.string().trim().min(1).max(80);
 
@@ -25,6 +41,24 @@ const AudienceBody = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+const MemberPreviewView = z.object({
+  profileId: z.string(),
+  name: z.string(),
+  tier: z.string(),
+  phone: z.string().optional(),
+});
+
+const AudienceSummaryView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(AUDIENCE_KINDS),
+    createdBy: z.string(),
+    createdAt: IsoDateTime,
+    frozenCount: z.number().int().optional(),
+  })
+  .meta({ id: 'AudienceSummary' });
+
 const AudienceView = z
   .object({
     id: z.string(),
@@ -39,9 +73,7 @@ const AudienceView = z
     createdAt: IsoDateTime,
     /** Members now (dynamic audiences are evaluated on each read). */
     size: z.number().int(),
-    preview: z.array(
-      z.object({ profileId: z.string(), name: z.string(), tier: z.string(), phone: z.string().optional() }),
-    ),
+    preview: z.array(MemberPreviewView),
   })
   .meta({ id: 'Audience' });
 
@@ -73,13 +105,19 @@ export function audienceAdminRoutes(deps: AudienceDeps): AdminRoute[] {
         permission: 'audience:manage',
         tags,
         summary: 'How many customers a condition selects now (nothing is saved)',
-        body: z.object({ condition: ConditionSchema }).strict(),
-        response: z.object({ size: z.number().int(), tookMs: z.number().int() }),
+        body: z
+          .object({
+            condition: ConditionSchema,
+            /** How many members to show, masked (0: none). */
+            sample: z.number().int().min(0).max(20).default(0),
+          })
+          .strict(),
+        response: z.object({ size: z.number().int(), tookMs: z.number().int(), sample: z.array(MemberPreviewView) }),
         // A POST is audited like every write, though it saves nothing: the entry records who sized what.
         audit: { action: 'audience.estimate', targetType: 'audience' },
       },
       async (call) => {
-        const sized = await estimate(deps, call.body.condition);
+        const sized = await estimate(deps, call.body.condition, call.body.sample);
         call.audit.after = { size: sized.size };
         return sized;
       },
@@ -102,6 +140,18 @@ export function audienceAdminRoutes(deps: AudienceDeps): AdminRoute[] {
         call.audit.after = { name: audience.name, kind: audience.kind, frozenCount: audience.frozenCount };
         return present(deps, audience);
       },
+    ),
+    adminRoute(
+      {
+        method: 'get',
+        path: '/audiences',
+        permission: 'audience:manage',
+        tags,
+        summary: 'Saved audiences, newest first (open one for its size and preview)',
+        query: z.object({ ...PageQuery, kind: z.enum(AUDIENCE_KINDS).optional() }).strict(),
+        response: pageOf(AudienceSummaryView),
+      },
+      async (call) => listAudiences(call.query),
     ),
     adminRoute(
       {

@@ -3,6 +3,7 @@
  */
 import mongoose, { Types } from 'mongoose';
 import { DomainError } from '../infra/errors.js';
+import { findPage, type Page } from '../staff/index.js';
 import { compileCondition, ConditionError, type AttributeDef, type Plan } from './conditions.js';
 import { evaluatePlan } from './evaluate.js';
 import { Audience, AudienceMember, type AudienceDoc, type SetOp } from './model.js';
@@ -84,12 +85,51 @@ export function combine(op: SetOp, sets: Set<string>[]): Set<string> {
   return out;
 }
 
-/** How many customers a condition selects now, and how long it took to know (for the builder). */
-export async function estimate(deps: AudienceDeps, condition: unknown): Promise<{ size: number; tookMs: number }> {
+/**
+ * How many customers a condition selects now, how long it took to know, and a few of them masked (for the
+ * builder: the staff member sees whom the condition reaches without seeing anyone's name or phone).
+ */
+export async function estimate(
+  deps: AudienceDeps,
+  condition: unknown,
+  sampleSize = 0,
+): Promise<{ size: number; tookMs: number; sample: MemberPreview[] }> {
   const started = performance.now();
   const plan = await compile(deps, condition);
   const ids = await evaluatePlan(plan, { membersOf: (id) => membersOf(deps, id, 1) });
-  return { size: ids.size, tookMs: Math.round(performance.now() - started) };
+  const tookMs = Math.round(performance.now() - started);
+  return { size: ids.size, tookMs, sample: sampleSize > 0 ? await preview(ids, sampleSize) : [] };
+}
+
+export interface AudienceSummary {
+  id: string;
+  name: string;
+  kind: AudienceDoc['kind'];
+  createdBy: string;
+  createdAt: string;
+  frozenCount?: number;
+}
+
+/** Saved audiences, newest first, one page at a time (sizes are read per audience: they cost an evaluation). */
+export async function listAudiences(query: {
+  limit: number;
+  cursor?: string | undefined;
+  kind?: AudienceDoc['kind'] | undefined;
+}): Promise<Page<AudienceSummary>> {
+  return findPage(Audience, {
+    filter: query.kind ? { kind: query.kind } : {},
+    limit: query.limit,
+    ...(query.cursor ? { cursor: query.cursor } : {}),
+    projection: { name: 1, kind: 1, createdBy: 1, createdAt: 1, frozenCount: 1 },
+    present: (d) => ({
+      id: String(d._id),
+      name: String(d.name),
+      kind: d.kind as AudienceDoc['kind'],
+      createdBy: String(d.createdBy),
+      createdAt: (d.createdAt as Date).toISOString(),
+      ...(typeof d.frozenCount === 'number' ? { frozenCount: d.frozenCount } : {}),
+    }),
+  });
 }
 
 async function freeze(audienceId: Types.ObjectId, ids: Iterable<string>): Promise<number> {

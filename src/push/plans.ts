@@ -3,7 +3,7 @@
  * four-eyes approval above the audience threshold), pause, resume, cancel, and progress. Starting hands the
  * plan to Agenda (jobs.ts): once now, once at a time, on a cron in Asia/Shanghai, or per event.
  */
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import type { Agenda } from '../infra/agenda.js';
 import type { PushConfig } from '../infra/config.js';
 import { DomainError, isDuplicateKey } from '../infra/errors.js';
@@ -11,6 +11,7 @@ import type { Logger } from '../infra/logger.js';
 import type { Approvals, Principal } from '../staff/index.js';
 import type { PushDeps } from './delivery.js';
 import { PushPlan, PushRun, PushSend, PushTrigger, type PlanStatus, type PushPlanDoc } from './model.js';
+import { contentFor, recipients, variantOf } from './recipients.js';
 import { contentProblems, type PlanBody, type PlanUpdateBody } from './schemas.js';
 import { MissingVariables, renderTemplate, renderText } from './templates.js';
 
@@ -123,6 +124,69 @@ export function validatePlan(svc: Pick<PushService, 'delivery'>, plan: PushPlanD
   if (plan.splitB > 0 && !plan.contents.some((c) => c.variant === 'B'))
     problem(-1, '', 'an A/B split needs at least one variant B content');
   return problems;
+}
+
+export interface PlanPreview {
+  profileId: string;
+  tier: string;
+  variant: 'A' | 'B';
+  /** Whether the customer follows the plan's account now and allows marketing (else nothing would go). */
+  follows: boolean;
+  consent: boolean;
+  /** Index of the content this customer gets; null: no content covers their tier (nothing is sent). */
+  content: number | null;
+  rendered:
+    | { kind: 'template'; template: string; title: string; fields: { name: string; value: string }[] }
+    | { kind: 'text'; text: string }
+    | null;
+  problem: string | null;
+}
+
+/**
+ * What one customer would receive from this plan: their tier picks the content, the deterministic split
+ * picks the variant, and the content is rendered exactly as a send would render it.
+ */
+export async function previewPlan(
+  svc: Pick<PushService, 'delivery'>,
+  plan: PushPlanDoc,
+  profileId: string,
+): Promise<PlanPreview> {
+  const exists = await mongoose.connection.db
+    ?.collection('crm_profiles')
+    .countDocuments({ _id: new Types.ObjectId(profileId) }, { limit: 1 });
+  const [r] = await recipients(plan.account, [profileId], plan.channel === 'wecom' ? 'wecom' : 'wechat');
+  if (!r || !exists) throw new DomainError('not_found', 'profile_not_found', 'No such customer.');
+  const variant = variantOf(plan._id.toString(), profileId, plan.splitB);
+  const content = contentFor(plan, r.tier, variant);
+  const base = { profileId, tier: r.tier, variant, follows: Boolean(r.openid), consent: r.consent };
+  if (!content) return { ...base, content: null, rendered: null, problem: null };
+  const index = plan.contents.indexOf(content);
+  try {
+    if (plan.channel !== 'template')
+      return {
+        ...base,
+        content: index,
+        rendered: { kind: 'text', text: renderText(content.text ?? '', content.vars) },
+        problem: null,
+      };
+    const template = content.kind ? svc.delivery.templates.get(content.kind) : undefined;
+    if (!template)
+      return { ...base, content: index, rendered: null, problem: `no message template ${content.kind ?? ''}` };
+    const rendered = renderTemplate(template, plan.account, content.vars);
+    return {
+      ...base,
+      content: index,
+      rendered: {
+        kind: 'template',
+        template: template.kind,
+        title: template.title,
+        fields: Object.entries(rendered.data).map(([name, v]) => ({ name, value: v.value })),
+      },
+      problem: null,
+    };
+  } catch (err) {
+    return { ...base, content: index, rendered: null, problem: (err as Error).message };
+  }
 }
 
 async function setStatus(id: Types.ObjectId, from: PlanStatus[], to: PlanStatus, extra: Record<string, unknown> = {}) {

@@ -4,7 +4,7 @@
  */
 import Router from '@koa/router';
 import { z } from 'zod';
-import { adminRoute, IdParams, type AdminRoute } from '../staff/index.js';
+import { adminRoute, IdParams, ObjectIdString, type AdminRoute } from '../staff/index.js';
 import type { PushPlanDoc } from './model.js';
 import {
   cancelPlan,
@@ -13,6 +13,7 @@ import {
   loadPlan,
   pausePlan,
   planProgress,
+  previewPlan,
   resumePlan,
   startPlan,
   updatePlan,
@@ -61,6 +62,27 @@ function present(p: PushPlanDoc, progress?: PlanProgress): z.input<typeof PlanVi
     ...(progress ? { progress } : {}),
   };
 }
+
+const PreviewView = z.object({
+  profileId: z.string(),
+  tier: z.string(),
+  variant: z.enum(['A', 'B']),
+  follows: z.boolean(),
+  consent: z.boolean(),
+  content: z.number().int().nullable(),
+  rendered: z
+    .discriminatedUnion('kind', [
+      z.object({
+        kind: z.literal('template'),
+        template: z.string(),
+        title: z.string(),
+        fields: z.array(z.object({ name: z.string(), value: z.string() })),
+      }),
+      z.object({ kind: z.literal('text'), text: z.string() }),
+    ])
+    .nullable(),
+  problem: z.string().nullable(),
+});
 
 const ReportRowView = z.object({
   variant: z.enum(['A', 'B', 'total']),
@@ -215,6 +237,25 @@ export function pushAdminRoutes(svc: PushService): AdminRoute[] {
       async (call) => {
         const problems = validatePlan(svc, await loadPlan(call.params.id));
         return { ok: problems.length === 0, problems };
+      },
+    ),
+    adminRoute(
+      {
+        method: 'post',
+        path: '/pushes/plans/:id/preview',
+        permission: 'push:send',
+        tags,
+        summary: "What one customer would receive: their tier's content, their A/B variant, rendered",
+        params: IdParams,
+        body: z.object({ profileId: ObjectIdString }).strict(),
+        response: PreviewView,
+        // A POST is audited like every write, though it changes nothing: the entry says who looked at whom.
+        audit: { action: 'push.plan.preview', targetType: 'push_plan' },
+      },
+      async (call) => {
+        call.audit.targetId = call.params.id;
+        call.audit.after = { profileId: call.body.profileId };
+        return previewPlan(svc, await loadPlan(call.params.id), call.body.profileId);
       },
     ),
     adminRoute(

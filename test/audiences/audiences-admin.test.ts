@@ -123,4 +123,48 @@ describe('audience admin API', () => {
       .toArray();
     expect(audited.map((a) => String(a.targetId)).sort()).toEqual([created.body.id, list.body.id].sort());
   });
+
+  it('estimates with masked samples on request and lists saved audiences page by page, newest first', async () => {
+    const { http } = t();
+    const marketer = await givenStaff(t(), ['marketing']);
+    const sales = await givenStaff(t(), ['sales']);
+    const auth = bearer(marketer.accessToken);
+
+    const sized = await http
+      .post('/admin/api/audiences/estimate')
+      .set(auth)
+      .send({ condition: { field: 'tier', op: 'eq', value: 'regular' }, sample: 5 });
+    expect(sized.status).toBe(200);
+    expect(sized.body).toMatchObject({ size: 1, sample: [{ name: '王**', tier: 'regular', phone: '139****0000' }] });
+    expect(JSON.stringify(sized.body)).not.toContain('王小明');
+    const tooMany = await http
+      .post('/admin/api/audiences/estimate')
+      .set(auth)
+      .send({ condition: following, sample: 1000 });
+    expect(tooMany.status).toBe(400);
+
+    const names = ['一', '二', '三'].map((n) => `分页${n}`);
+    for (const name of names)
+      expect(
+        (await http.post('/admin/api/audiences').set(auth).send({ kind: 'condition', name, condition: following }))
+          .status,
+      ).toBe(201);
+    const first = await http.get('/admin/api/audiences').query({ limit: 2 }).set(auth);
+    expect(first.status).toBe(200);
+    const firstItems = first.body.items as { id: string; name: string }[];
+    expect(firstItems.map((a) => a.name)).toEqual(['分页三', '分页二']);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const second = await http.get('/admin/api/audiences').query({ limit: 2, cursor: first.body.nextCursor }).set(auth);
+    expect(second.body.items[0].name).toBe('分页一');
+    const ids = [...firstItems, ...(second.body.items as { id: string }[])].map((a) => a.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((await http.get('/admin/api/audiences').query({ kind: 'snapshot' }).set(auth)).body.items).toEqual([]);
+
+    expect((await http.get('/admin/api/audiences').set(bearer(sales.accessToken))).status).toBe(403);
+    expect((await http.get('/admin/api/audiences').query({ limit: 0 }).set(auth)).status).toBe(400);
+    expect((await http.get('/admin/api/audiences').query({ kind: 'everything' }).set(auth)).status).toBe(400);
+    const forged = await http.get('/admin/api/audiences').query({ cursor: 'bm90LWEtY3Vyc29y' }).set(auth);
+    expect(forged.status).toBe(400);
+    expect(forged.body.error.code).toBe('invalid_cursor');
+  });
 });

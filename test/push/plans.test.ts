@@ -56,6 +56,72 @@ describe('push plans through the admin API', () => {
     }
   });
 
+  it('previews what one customer would receive: their tier picks the content, the split picks the variant', async () => {
+    const l = live();
+    const { app } = l;
+    registerMessageTemplates(l);
+    const tag = randomBytes(3).toString('hex');
+    const vip = await givenFollower(l, `oPrevVip${tag}00000`, 'vip');
+    const std = await givenFollower(l, `oPrevStd${tag}00000`);
+    const audience = await createAudience(
+      {},
+      { name: 'two', kind: 'list', profileIds: [vip.profileId, std.profileId] },
+      'staff:t',
+    );
+    const marketing = await givenStaff(app, ['marketing']);
+    const service = await givenStaff(app, ['service']);
+    const auth = bearer(marketing.accessToken);
+    const created = await app.http
+      .post('/admin/api/pushes/plans')
+      .set(auth)
+      .send(
+        planBody(audience._id.toString(), {
+          contents: [
+            ...planBody('x').contents,
+            { tiers: ['vip'], variant: 'B', kind: 'campaign_notice', vars: { title: 'B 版专享', body: '试试' } },
+          ],
+          splitB: 0.5,
+        }),
+      );
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const preview = (profileId: string, token = auth) =>
+      app.http.post(`/admin/api/pushes/plans/${id}/preview`).set(token).send({ profileId });
+
+    const vipView = await preview(vip.profileId);
+    expect(vipView.status).toBe(200);
+    const variant = variantOf(id, vip.profileId, 0.5);
+    expect(vipView.body).toMatchObject({ tier: 'vip', variant, follows: true, consent: true, problem: null });
+    expect(vipView.body.content).toBe(variant === 'A' ? 0 : 2);
+    expect(vipView.body.rendered).toMatchObject({ kind: 'template', template: 'campaign_notice' });
+    const fields = vipView.body.rendered.fields as { name: string; value: string }[];
+    expect(fields.map((f) => f.value)).toContain(variant === 'A' ? 'VIP专享预约' : 'B 版专享');
+    const stdView = await preview(std.profileId);
+    // Variant B has content only for VIPs: a standard customer drawn into B gets nothing, into A the A content.
+    if (variantOf(id, std.profileId, 0.5) === 'A') {
+      expect(stdView.body).toMatchObject({ tier: 'standard', variant: 'A', content: 1 });
+      expect(JSON.stringify(stdView.body.rendered)).toContain('新品上线');
+    } else expect(stdView.body).toMatchObject({ tier: 'standard', variant: 'B', content: null, rendered: null });
+
+    expect((await preview(vip.profileId, bearer(service.accessToken))).status).toBe(403);
+    expect((await preview('not-an-id')).status).toBe(400);
+    const unknown = await preview('0'.repeat(24));
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('profile_not_found');
+    expect(
+      (
+        await app.http
+          .post(`/admin/api/pushes/plans/${'0'.repeat(24)}/preview`)
+          .set(auth)
+          .send({ profileId: vip.profileId })
+      ).status,
+    ).toBe(404);
+    // Nothing was sent by looking.
+    expect(l.sandbox.wechat.inbox('default', `oPrevVip${tag}00000`).filter((e) => e.channel === 'template')).toEqual(
+      [],
+    );
+  });
+
   it('validates, needs four eyes above the threshold, sends, tracks clicks and conversions, and reports', async () => {
     const l = live();
     const { app, sandbox } = l;
