@@ -7,9 +7,11 @@
 import type { FunctionComponent } from 'preact';
 import { t } from './i18n';
 import { Approvals } from './screens/approvals';
+import { Audiences } from './screens/audiences';
 import { Audit } from './screens/audit';
 import { CustomerDetail, Customers, MergeReviews } from './screens/customers';
 import { Home } from './screens/home';
+import { PushDetail, Pushes } from './screens/pushes';
 import { PayoutCases, RedEnvelopeDetail, RedEnvelopes } from './screens/redenvelopes';
 import { ProgramDetail, Programs, Redeem } from './screens/reservations';
 import { Staff } from './screens/staff';
@@ -45,6 +47,19 @@ export const SCREENS: Screen[] = [
     component: MergeReviews,
     menu: { group: g.customers, label: () => t('待合并客户', 'Merge candidates') },
   },
+  {
+    path: '/audiences',
+    permission: 'audience:manage',
+    component: Audiences,
+    menu: { group: g.marketing, label: () => t('人群', 'Audiences') },
+  },
+  {
+    path: '/pushes',
+    permission: 'push:send',
+    component: Pushes,
+    menu: { group: g.marketing, label: () => t('分层推送', 'Tiered pushes') },
+  },
+  { path: '/pushes/:id', permission: 'push:send', component: PushDetail },
   {
     path: '/red-envelopes',
     permission: 'campaign:manage',

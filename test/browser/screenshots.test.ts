@@ -10,9 +10,11 @@ import { describe, it } from 'vitest';
 import { approveCampaign, createCampaign, payClaim, startCampaign } from '../../src/campaigns/redenvelope/index.js';
 import { RedEnvelopeClaim } from '../../src/campaigns/redenvelope/model.js';
 import { claimCode, createProgram } from '../../src/reservations/index.js';
-import { givenFollower, useLive } from '../support/live.js';
+import { createAudience } from '../../src/audiences/service.js';
+import { runPlanJob } from '../../src/push/jobs.js';
+import { givenFollower, registerMessageTemplates, useLive } from '../support/live.js';
 import { eventually } from '../support/wait.js';
-import { givenStaff } from '../staff/support.js';
+import { bearer, givenStaff } from '../staff/support.js';
 import { hasChromium, signIn, useBrowser, WECHAT_UA } from './support.js';
 
 const OUT = join(process.cwd(), 'docs', 'screenshots');
@@ -21,7 +23,10 @@ const SIZES = { desktop: { width: 1366, height: 860 }, phone: { width: 390, heig
 
 describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', () => {
   // Inside the suite: no service or browser is started when it is skipped.
-  const live = useLive({}, { pay: true });
+  const live = useLive(
+    { APPROVAL_PUSH_AUDIENCE_THRESHOLD: '1000', PUSH_QUIET_START_HOUR: '0', PUSH_QUIET_END_HOUR: '0' },
+    { pay: true },
+  );
   const browser = useBrowser();
 
   it('captures the main screens', async () => {
@@ -76,10 +81,31 @@ describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', ()
       );
     }
     const admin = await givenStaff(app, ['admin']);
+    // A tiered push that has run, so its report has a funnel to draw.
+    registerMessageTemplates(l);
+    const audience = await createAudience({}, { name: '春季活动客户', kind: 'list', profileIds: customers }, 'staff-1');
+    const headers = { ...bearer(admin.accessToken), 'content-type': 'application/json' };
+    const plan = (await (
+      await fetch(`${url}/admin/api/pushes/plans`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          name: '春季 VIP 专享',
+          audienceId: audience._id.toString(),
+          contents: [
+            { tiers: ['vip'], kind: 'campaign_notice', vars: { title: 'VIP专享预约', body: '高端产品开放' } },
+            { kind: 'campaign_notice', vars: { title: '新品上线', body: '欢迎了解' } },
+          ],
+        }),
+      })
+    ).json()) as { id: string };
+    await fetch(`${url}/admin/api/pushes/plans/${plan.id}/start`, { method: 'POST', headers });
+    await runPlanJob(app.deps.push, { planId: plan.id, runId: 'once' });
 
     const shoot = async (page: Page, name: string) => {
       await page.waitForLoadState('networkidle').catch(() => undefined);
-      await page.screenshot({ path: join(OUT, `${name}.png`) });
+      // A report is read top to bottom: its chart sits below the fold, so it is taken whole.
+      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: name.startsWith('console-push-report') });
     };
     for (const [size, viewport] of Object.entries(SIZES)) {
       const context = await browser().newContext({ viewport, locale: 'zh-CN' });
@@ -95,6 +121,8 @@ describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', ()
         ['reservation-program', `#/reservations/${program._id}`, '定向发放'],
         ['redeem', '#/redeem', '核销验码'],
         ['audit', '#/audit', '审计日志'],
+        ['audiences', '#/audiences', '新建人群'],
+        ['push-report', `#/pushes/${plan.id}`, '效果报告'],
       ];
       for (const [name, hash, marker] of screens) {
         await page.goto(`${url}/console/${hash}`);
