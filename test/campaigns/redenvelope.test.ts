@@ -61,8 +61,14 @@ function transferDouble() {
       bills.set(input.outBillNo, bill);
       return Promise.resolve(bill);
     },
+    // As WeChat Pay's query: the bill's state, never its package_info (only the create answers that).
     query(outBillNo) {
-      return Promise.resolve(bills.get(outBillNo));
+      const bill = bills.get(outBillNo);
+      if (!bill) return Promise.resolve(undefined);
+      const queried: TransferState = { state: bill.state };
+      if (bill.transferBillNo) queried.transferBillNo = bill.transferBillNo;
+      if (bill.failReason) queried.failReason = bill.failReason;
+      return Promise.resolve(queried);
     },
   };
   return {
@@ -328,6 +334,46 @@ describe('payouts', () => {
 
     const report = await budgetReport(deps, campaign._id);
     expect(report).toMatchObject({ ok: true, wonFen: 352, paidFen: 264, failedFen: 88, inFlightFen: 0 });
+  });
+
+  it('keeps the package a customer confirms with, and recovers one a crash lost, though queries never carry it', async () => {
+    const campaign = await runningCampaign();
+    pay.behaviour.set('o_pkg-kept', 'confirm');
+    pay.behaviour.set('o_pkg-lost', 'confirm');
+    const kept = await claimFor(campaign._id, 'pkg-kept');
+    const lost = await claimFor(campaign._id, 'pkg-lost');
+    if (kept.status !== 'won' || lost.status !== 'won') throw new Error('expected wins');
+
+    // Waiting for the customer; reconciliation asks WeChat Pay again later: the package must survive it.
+    expect(await payClaim(deps, kept.claimId)).toBe('wait_user_confirm');
+    const pkg = (await claimsOf('pkg-kept'))[0]?.packageInfo;
+    expect(pkg).toMatch(/^pkg-/);
+    await RedEnvelopeClaim.updateOne({ _id: kept.claimId }, { 'payout.nextAttemptAt': new Date(0) });
+    await reconcilePayouts(deps);
+    await onTransferUpdate(deps, {
+      outBillNo: (await RedEnvelopeClaim.findById(kept.claimId).lean())!.outBillNo!,
+      state: 'WAIT_USER_CONFIRM',
+    });
+    expect((await claimsOf('pkg-kept'))[0]).toMatchObject({ state: 'wait_user_confirm', packageInfo: pkg });
+
+    // WeChat Pay accepted the other bill, then the worker died before recording the answer (its attempt was
+    // counted first): the next run finds the bill by query, without a package, and asks for it again.
+    const doc = (await RedEnvelopeClaim.findById(lost.claimId).lean())!;
+    await pay.port.create({
+      account: 'default',
+      outBillNo: doc.outBillNo!,
+      openid: doc.openid,
+      amountFen: doc.amountFen,
+      remark: '活动红包',
+    });
+    await RedEnvelopeClaim.updateOne({ _id: lost.claimId }, { 'payout.attempts': 1 });
+    expect(await payClaim(deps, lost.claimId)).toBe('wait_user_confirm');
+    expect((await claimsOf('pkg-lost'))[0]).toMatchObject({
+      state: 'wait_user_confirm',
+      packageInfo: `pkg-${doc.outBillNo!}`,
+    });
+    expect([...pay.bills.values()].filter((b) => b.openid === 'o_pkg-lost')).toHaveLength(1);
+    expect(notices.filter((n) => n.claimId === lost.claimId).map((n) => n.kind)).toEqual(['confirm_needed']);
   });
 
   it('retries transient failures with backoff until the transfer goes through', async () => {

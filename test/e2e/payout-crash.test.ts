@@ -193,7 +193,18 @@ describe('payouts when the worker crashes and WeChat Pay misbehaves', () => {
         { $match: { campaignId: campaign._id } },
         { $group: { _id: '$payout.state', n: { $sum: 1 } } },
       ]);
-      throw new Error(`${String(err)}; payout states: ${JSON.stringify(states)}`);
+      // Each claim left open, beside what WeChat Pay's ledger says about its bill: the reason is in the pair.
+      const open = await RedEnvelopeClaim.find({ campaignId: campaign._id, 'payout.state': { $ne: 'success' } })
+        .limit(10)
+        .lean();
+      const detail = open.map((c) => ({
+        payout: { ...c.payout, packageInfo: c.payout?.packageInfo ? 'present' : 'missing' },
+        confirmedByTest: c.payout?.packageInfo ? confirmed.has(c.payout.packageInfo) : false,
+        bill: sandbox.pay.bill(c.outBillNo ?? '')?.state ?? 'none',
+      }));
+      throw new Error(
+        `${String(err)}; payout states: ${JSON.stringify(states)}; open claims: ${JSON.stringify(detail)}`,
+      );
     } finally {
       await kill(worker);
     }

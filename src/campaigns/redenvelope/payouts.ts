@@ -30,14 +30,18 @@ function reasonText(code: string | undefined): string {
   return (code && FAIL_REASONS[code]) ?? '发放失败';
 }
 
-/** Sends a notice at most once per claim and kind (a Redis marker; a lost marker only risks a repeat message). */
+/**
+ * Sends a notice at most once per claim and kind (a Redis marker; a lost marker only risks a repeat message).
+ * A send that fails clears the marker for the next drive to retry.
+ */
 async function notifyOnce(
   deps: RedEnvelopeDeps,
   claim: ClaimDoc,
   kind: ClaimNoticeKind,
   extra: { packageInfo?: string; reason?: string },
 ) {
-  const fresh = await deps.redis.set(`re:notice:${claim._id.toString()}:${kind}`, '1', 'EX', 30 * 86_400, 'NX');
+  const marker = `re:notice:${claim._id.toString()}:${kind}`;
+  const fresh = await deps.redis.set(marker, '1', 'EX', 30 * 86_400, 'NX');
   if (fresh !== 'OK') return;
   await deps.notifier
     .notify({
@@ -49,7 +53,10 @@ async function notifyOnce(
       amountFen: claim.amountFen,
       ...extra,
     })
-    .catch((err: unknown) => {
+    .catch(async (err: unknown) => {
+      // Not sent: the marker goes, so the claim's next drive (reconciliation re-drives a claim waiting for
+      // its customer) tries again rather than leaving the customer untold.
+      await deps.redis.del(marker).catch(() => undefined);
       deps.logger.warn({ claimId: claim._id.toString(), kind, err: { message: String(err) } }, 'claim notice failed');
     });
 }
@@ -75,7 +82,8 @@ async function applyState(deps: RedEnvelopeDeps, claim: ClaimDoc, transfer: Tran
       await RedEnvelopeClaim.updateOne(guard, {
         $set: {
           'payout.state': 'wait_user_confirm',
-          'payout.packageInfo': transfer.packageInfo,
+          // A query never carries package_info (only the create's answer does): keep the one we have.
+          ...(transfer.packageInfo ? { 'payout.packageInfo': transfer.packageInfo } : {}),
           'payout.transferBillNo': transfer.transferBillNo,
           'payout.nextAttemptAt': new Date(now.getTime() + 5 * 60_000),
         },
@@ -151,15 +159,22 @@ export async function payClaim(deps: RedEnvelopeDeps, claimId: string): Promise<
   const attempts = claim.payout.attempts ?? 0;
   // Count the attempt before calling out: a crash after WeChat Pay accepted the bill makes the next run look it up.
   await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { 'payout.attempts': attempts + 1 } });
-  try {
-    let transfer = attempts > 0 || claim.payout.state !== 'pending' ? await deps.transfers.query(outBillNo) : undefined;
-    transfer ??= await deps.transfers.create({
+  const createBill = () =>
+    deps.transfers.create({
       account: claim.account,
       outBillNo,
       openid: claim.openid,
       amountFen: claim.amountFen,
       remark: '活动红包',
     });
+  try {
+    let transfer = attempts > 0 || claim.payout.state !== 'pending' ? await deps.transfers.query(outBillNo) : undefined;
+    // The bill waits for the customer but the package they confirm with was lost (a crash after WeChat Pay
+    // accepted the bill, before we recorded its answer): only the create answers package_info, and the same
+    // create again (same number, same parameters) answers the original bill with it.
+    if (transfer?.state === 'WAIT_USER_CONFIRM' && !transfer.packageInfo && !claim.payout.packageInfo)
+      transfer = await createBill();
+    transfer ??= await createBill();
     const state = await applyState(deps, claim, transfer);
     if (state === 'success') await tripBreakerOnFailures(deps, claim.campaignId, false);
     return state;
