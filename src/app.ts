@@ -27,6 +27,7 @@ import { adminApi, staffDomainAdminRoutes, type AdminRoute } from './staff/index
 import { wecomAdminRoutes, wecomCallbackRoutes, wecomSidebarRoutes } from './wecom/index.js';
 import { consoleRoutes } from './console/routes.js';
 import { redEnvelopeH5Routes } from './campaigns/redenvelope/h5-routes.js';
+import { referralH5Routes } from './campaigns/referral/h5-routes.js';
 
 export interface AppOptions {
   /** Extra readiness checks (e.g. Agenda on worker processes). */
@@ -110,6 +111,7 @@ function domainRoutes(deps: AppDeps): Router[] {
       redEnvelopes: deps.redEnvelopes,
       signJsSdk: (account, url) => deps.wechatClients(account).signJsSdk(url),
     }),
+    referralH5Routes(deps.referrals, deps.config),
     consoleRoutes(),
     trackingRoutes(deps.push),
   ];

@@ -9,12 +9,15 @@ import { t } from './i18n';
 import { Approvals } from './screens/approvals';
 import { Audiences } from './screens/audiences';
 import { Audit } from './screens/audit';
+import { Conversation } from './screens/conversation';
 import { CustomerDetail, Customers, MergeReviews } from './screens/customers';
 import { Home } from './screens/home';
 import { PushDetail, Pushes } from './screens/pushes';
 import { PayoutCases, RedEnvelopeDetail, RedEnvelopes } from './screens/redenvelopes';
+import { ReferralDetail, Referrals } from './screens/referrals';
 import { ProgramDetail, Programs, Redeem } from './screens/reservations';
 import { Staff } from './screens/staff';
+import { WecomChannels, WecomLosses } from './screens/wecom';
 
 export interface Screen {
   path: string;
@@ -29,6 +32,7 @@ const g = {
   marketing: () => t('营销', 'Marketing'),
   service: () => t('门店服务', 'Service'),
   finance: () => t('财务与风控', 'Finance & risk'),
+  wecom: () => t('企业微信', 'WeCom'),
   admin: () => t('系统', 'System'),
 };
 
@@ -68,12 +72,25 @@ export const SCREENS: Screen[] = [
   },
   { path: '/red-envelopes/:id', permission: 'campaign:manage', component: RedEnvelopeDetail },
   {
+    path: '/referrals',
+    permission: 'campaign:manage',
+    component: Referrals,
+    menu: { group: g.marketing, label: () => t('推荐有礼', 'Referrals') },
+  },
+  { path: '/referrals/:id', permission: 'campaign:manage', component: ReferralDetail },
+  {
     path: '/reservations',
     permission: 'reservation:manage',
     component: Programs,
     menu: { group: g.marketing, label: () => t('预约核销活动', 'Reservation programs') },
   },
   { path: '/reservations/:id', permission: 'reservation:manage', component: ProgramDetail },
+  {
+    path: '/conversation',
+    permission: 'conversation:manage',
+    component: Conversation,
+    menu: { group: g.service, label: () => t('对话服务', 'Conversation') },
+  },
   {
     path: '/redeem',
     permission: 'reservation:verify',
@@ -91,6 +108,18 @@ export const SCREENS: Screen[] = [
     permission: 'approval:read',
     component: Approvals,
     menu: { group: g.finance, label: () => t('审批', 'Approvals') },
+  },
+  {
+    path: '/wecom/channels',
+    permission: 'report:read',
+    component: WecomChannels,
+    menu: { group: g.wecom, label: () => t('渠道活码', 'Channel codes') },
+  },
+  {
+    path: '/wecom/losses',
+    permission: 'report:read',
+    component: WecomLosses,
+    menu: { group: g.wecom, label: () => t('流失提醒', 'Loss alerts') },
   },
   {
     path: '/staff',

@@ -57,6 +57,20 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
+/** The API's field problems (`details.fields`) as a list, for forms whose fields are not one-to-one with paths. */
+export function ProblemList({ error }: { error: unknown }) {
+  if (!(error instanceof ApiError) || error.fields.length === 0) return null;
+  return (
+    <ul class="field-error" role="alert">
+      {error.fields.map((f) => (
+        <li>
+          {f.path}: {f.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function Notice({ children }: { children: ComponentChildren }) {
   return (
     <div class="notice" role="status">

@@ -4,10 +4,12 @@
  */
 import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../infra/errors.js';
+import { findPage } from '../staff/index.js';
 import type { ActionRegistry } from './actions.js';
 import type { ConversationCache } from './cache.js';
 import type { Engine } from './engine.js';
 import {
+  ConversationHandoff,
   ConversationMenu,
   ConversationProvider,
   ConversationReply,
@@ -195,7 +197,30 @@ export function createConversationAdmin(deps: AdminDeps) {
       ]);
       return rows.map((r) => ({ text: r._id, count: r.count }));
     },
+
+    /** Recent hand-offs of an account, newest first, a page at a time (openids masked for the list). */
+    async handoffs(input: { account: string; limit: number; cursor?: string | undefined }) {
+      return findPage(ConversationHandoff, {
+        filter: { account: input.account },
+        sort: { field: 'at', direction: -1 },
+        limit: input.limit,
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+        present: (d) => ({
+          id: String(d._id),
+          openid: maskOpenid(String(d.openid)),
+          ...(typeof d.profileId === 'string' ? { profileId: d.profileId } : {}),
+          outcome: d.outcome as 'transferred' | 'closed_hours',
+          ...(typeof d.kfAccount === 'string' ? { kfAccount: d.kfAccount } : {}),
+          at: (d.at as Date).toISOString(),
+        }),
+      });
+    },
   };
+}
+
+/** oAbc…xyz: enough to tell followers apart in a list, not enough to message one. */
+function maskOpenid(openid: string): string {
+  return openid.length <= 8 ? `${openid.slice(0, 2)}…` : `${openid.slice(0, 4)}…${openid.slice(-3)}`;
 }
 
 export type ConversationAdmin = ReturnType<typeof createConversationAdmin>;

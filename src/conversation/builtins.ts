@@ -5,12 +5,13 @@
 import { Types } from 'mongoose';
 import { z } from 'zod';
 import type { Crm } from '../crm/index.js';
-import { isDomainError } from '../infra/errors.js';
+import { isDomainError, isDuplicateKey } from '../infra/errors.js';
 import { replies } from '../platform/wechat/replies.js';
 import type { ActionRegistry } from './actions.js';
 import type { ConversationCache } from './cache.js';
 import type { Engine } from './engine.js';
 import { inWindow } from './keywords/matcher.js';
+import { ConversationHandoff } from './model.js';
 import { ReplyContentSchema } from './schemas.js';
 import type { PhoneVerification } from './verification.js';
 
@@ -91,9 +92,27 @@ export function registerBuiltInActions(
 
   registry.register(
     'handoff',
-    (call) => {
+    async (call) => {
       const settings = cache.current().settings(call.account);
-      if (inWindow(settings.serviceHours, now())) return replies.transferToCustomerService(settings.kfAccount);
+      const at = now();
+      const open = inWindow(settings.serviceHours, at);
+      // Recorded for staff (the hand-off list) without holding up the answer: the profile is looked up,
+      // the record written, after the reply leaves; a retried message is the same record.
+      void (async () => {
+        const profileId = await call.profileId().catch(() => undefined);
+        await ConversationHandoff.create({
+          _id: `${call.account}:${call.eventId}`,
+          account: call.account,
+          openid: call.openid,
+          ...(profileId ? { profileId } : {}),
+          outcome: open ? 'transferred' : 'closed_hours',
+          ...(open && settings.kfAccount ? { kfAccount: settings.kfAccount } : {}),
+          at,
+        });
+      })().catch((err: unknown) => {
+        if (!isDuplicateKey(err)) call.log.warn({ err }, 'conversation: hand-off not recorded');
+      });
+      if (open) return replies.transferToCustomerService(settings.kfAccount);
       return replies.text(settings.handoffClosedText);
     },
     'Hands the chat to a human agent inside service hours; a queue message outside them',

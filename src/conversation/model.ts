@@ -90,7 +90,27 @@ const unmatchedSchema = new Schema(
 // The top-unmatched report: an account's texts since a time.
 unmatchedSchema.index({ account: 1, at: -1 });
 
+/**
+ * Every hand-off a customer asked for: passed to WeChat's customer-service system inside service hours
+ * (their agents pick it up there), or answered with the closed-hours text. One per message (the event id).
+ */
+const handoffSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // account:eventId — a retried message is one hand-off
+    account: { type: String, required: true },
+    openid: { type: String, required: true },
+    profileId: String,
+    outcome: { type: String, enum: ['transferred', 'closed_hours'], required: true },
+    kfAccount: String,
+    at: { type: Date, required: true },
+  },
+  { collection: 'conversation_handoffs' },
+);
+// The hand-off list of an account, newest first.
+handoffSchema.index({ account: 1, at: -1 });
+
 export const ConversationRule = mongoose.model('ConversationRule', ruleSchema);
+export const ConversationHandoff = mongoose.model('ConversationHandoff', handoffSchema);
 export const ConversationReply = mongoose.model('ConversationReply', replySchema);
 export const ConversationProvider = mongoose.model('ConversationProvider', providerSchema);
 export const ConversationSettings = mongoose.model('ConversationSettings', settingsSchema);

@@ -3,7 +3,7 @@
  * "test this message", the top unmatched texts, and menu diff / publish / publish history.
  */
 import { z } from 'zod';
-import { adminRoute, IsoDateTime, type AdminRoute } from '../staff/index.js';
+import { adminRoute, IsoDateTime, pageOf, PageQuery, type AdminRoute } from '../staff/index.js';
 import type { Conversation } from './index.js';
 import {
   AccountKey,
@@ -149,6 +149,27 @@ export function conversationAdminRoutes(conversation: Conversation): AdminRoute[
           limit: call.query.limit,
         }),
       }),
+    ),
+    adminRoute(
+      {
+        method: 'get',
+        path: '/conversation/handoffs',
+        permission: 'conversation:manage',
+        tags,
+        summary: 'Hand-offs to a human agent, newest first: passed to WeChat customer service, or out of hours',
+        query: z.object({ ...PageQuery, account: AccountKey }).strict(),
+        response: pageOf(
+          z.object({
+            id: z.string(),
+            openid: z.string(),
+            profileId: z.string().optional(),
+            outcome: z.enum(['transferred', 'closed_hours']),
+            kfAccount: z.string().optional(),
+            at: z.string(),
+          }),
+        ),
+      },
+      async (call) => admin.handoffs(call.query),
     ),
     adminRoute(
       {

@@ -11,6 +11,11 @@ import { approveCampaign, createCampaign, payClaim, startCampaign } from '../../
 import { RedEnvelopeClaim } from '../../src/campaigns/redenvelope/model.js';
 import { claimCode, createProgram } from '../../src/reservations/index.js';
 import { createAudience } from '../../src/audiences/service.js';
+import {
+  approveCampaign as approveReferral,
+  createCampaign as createReferral,
+  startCampaign as startReferral,
+} from '../../src/campaigns/referral/index.js';
 import { runPlanJob } from '../../src/push/jobs.js';
 import { givenFollower, registerMessageTemplates, useLive } from '../support/live.js';
 import { eventually } from '../support/wait.js';
@@ -101,6 +106,23 @@ describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', ()
     ).json()) as { id: string };
     await fetch(`${url}/admin/api/pushes/plans/${plan.id}/start`, { method: 'POST', headers });
     await runPlanJob(app.deps.push, { planId: plan.id, runId: 'once' });
+    const referral = await createReferral(
+      {
+        name: '邀请好友赢积分',
+        account: 'default',
+        startAt: new Date(Date.now() - 60_000),
+        endAt: new Date(Date.now() + 30 * 24 * HOUR),
+        qualify: { action: 'phone_verified', withinDays: 7 },
+        referrerReward: { kind: 'points', points: 100 },
+        milestones: [{ friends: 3, reward: { kind: 'points', points: 1000 } }],
+        capTotal: 20,
+        capPerDay: 10,
+        keyword: '邀请好友',
+      },
+      'marketer-1',
+    );
+    await approveReferral(referral._id, 'manager-1');
+    await startReferral(referral._id);
 
     const shoot = async (page: Page, name: string) => {
       await page.waitForLoadState('networkidle').catch(() => undefined);
@@ -123,6 +145,8 @@ describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', ()
         ['audit', '#/audit', '审计日志'],
         ['audiences', '#/audiences', '新建人群'],
         ['push-report', `#/pushes/${plan.id}`, '效果报告'],
+        ['conversation', '#/conversation', '添加一级菜单'],
+        ['referral', `#/referrals/${referral._id}`, '推荐排行榜'],
       ];
       for (const [name, hash, marker] of screens) {
         await page.goto(`${url}/console/${hash}`);
@@ -144,6 +168,9 @@ describe.runIf(hasChromium && process.env.SCREENSHOTS === '1')('screenshots', ()
     await shoot(page, 'h5-my-red-envelopes-phone');
     await page.goto(`${url}/h5/campaigns/${campaign._id}`, { waitUntil: 'domcontentloaded' });
     await shoot(page, 'h5-campaign-landing-phone');
+    await page.goto(`${url}/h5/referrals`, { waitUntil: 'domcontentloaded' });
+    await page.locator('img.qr').first().waitFor();
+    await shoot(page, 'h5-my-referrals-phone');
     await phone.close();
   }, 300_000);
 });

@@ -74,6 +74,7 @@ describe('the console and the H5 pages over HTTP', () => {
     for (const [name, path] of [
       ['h5 my red envelopes', '/h5/red-envelopes'],
       ['h5 campaign landing', `/h5/campaigns/${campaign._id}`],
+      ['h5 my referrals', '/h5/referrals'],
     ] as const) {
       const res = await fetch(`${url}${path}`, { headers });
       expect(res.status).toBe(200);

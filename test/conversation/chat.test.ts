@@ -213,6 +213,33 @@ describe('welcome, hand-off and service queries', () => {
     const closed = { MsgType: 'text', Content: '现在是下班时间，已为您排队' };
     expect(await clickAt('2026-03-04T10:00:00Z')).toMatchObject(closed);
     expect(await clickAt('2026-03-07T02:00:00Z')).toMatchObject(closed);
+
+    // Staff see every hand-off, newest first, with the follower's openid masked.
+    const list = async (auth: Record<string, string>, query: Record<string, string | number> = {}) =>
+      live()
+        .app.http.get('/admin/api/conversation/handoffs')
+        .query({ account: 'default', ...query })
+        .set(auth);
+    const agent = await staff(['service']);
+    const items = await eventually(async () => {
+      const res = await list(agent);
+      const found = (res.body as { items?: { openid: string; outcome: string; at: string }[] }).items ?? [];
+      return found.filter((h) => h.at.startsWith('2026-03-0')).length === 4 ? found : undefined;
+    });
+    expect(items.map((h) => [h.at, h.outcome])).toEqual([
+      ['2026-03-07T02:00:00.000Z', 'closed_hours'],
+      ['2026-03-04T10:00:00.000Z', 'closed_hours'],
+      ['2026-03-04T09:59:00.000Z', 'transferred'],
+      ['2026-03-04T02:00:00.000Z', 'transferred'],
+    ]);
+    for (const h of items) expect(h.openid).toMatch(/^oCon…\d{3}$/);
+    const page = await list(agent, { limit: 1 });
+    expect(page.body.items).toHaveLength(1);
+    const next = await list(agent, { limit: 1, cursor: page.body.nextCursor as string });
+    expect(next.body.items[0].at).toBe('2026-03-04T10:00:00.000Z');
+    expect((await list(await staff(['sales']))).status).toBe(403);
+    expect((await list(agent, { limit: 500 })).status).toBe(400);
+    expect((await live().app.http.get('/admin/api/conversation/handoffs').set(agent)).status).toBe(400);
   });
 
   it('keeps a reminder preference on the profile', async () => {

@@ -20,11 +20,19 @@ export interface Live {
   sandbox: Sandbox;
   /** http://127.0.0.1:PORT of the service */
   url: string;
+  /** The sandbox WeCom corp the service is configured with (`wecom: true`). */
+  corpid?: string;
 }
 
 export function useLive(
   overrides: RawSettings = {},
-  options: { callbackTimeoutMs?: number; pay?: boolean; services?: (sandbox: Sandbox) => ServiceOverrides } = {},
+  options: {
+    callbackTimeoutMs?: number;
+    pay?: boolean;
+    /** Also a sandbox WeCom corp (these members) as the default corp, its callbacks pushed to the service. */
+    wecom?: string[];
+    services?: (sandbox: Sandbox) => ServiceOverrides;
+  } = {},
 ): () => Live {
   let live: Live | undefined;
   let server: Server | undefined;
@@ -33,15 +41,26 @@ export function useLive(
     // The port is chosen first: WeChat Pay's notify URL is part of the service's settings.
     const port = await findFreePort();
     const pay = options.pay ? sandbox.pay.settings({ notifyUrl: `http://127.0.0.1:${port}/wechatpay/notify` }) : {};
+    const corp = options.wecom ? sandbox.wecom.addCorp({ members: options.wecom }) : undefined;
+    const wecom = corp
+      ? {
+          WECOM_CORPID: corp.corpid,
+          WECOM_SECRET: corp.secret,
+          WECOM_TOKEN: corp.token,
+          WECOM_AES_KEY: corp.encodingAESKey,
+          WECOM_API_BASE: corp.apiBase,
+        }
+      : {};
     const app = await buildTestApp(
-      { WECHAT_API_BASE: sandbox.wechatBase, ...pay, ...overrides },
+      { WECHAT_API_BASE: sandbox.wechatBase, ...pay, ...wecom, ...overrides },
       options.services?.(sandbox),
     );
     server = createServer(app.app.callback());
     await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     for (const account of sandboxAccountsFrom(app.config.wechat.accounts, url)) sandbox.wechat.addAccount(account);
-    live = { app, sandbox, url };
+    if (corp) sandbox.wecom.setCallbackUrl(corp.corpid, `${url}/wecom/callback`);
+    live = { app, sandbox, url, ...(corp ? { corpid: corp.corpid } : {}) };
   });
   afterAll(async () => {
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
