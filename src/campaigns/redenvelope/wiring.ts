@@ -6,6 +6,7 @@
 import Router from '@koa/router';
 import mongoose, { Types } from 'mongoose';
 import type { Agenda } from '../../infra/agenda.js';
+import { idsFilter } from '../../crm/index.js';
 import type { Logger } from '../../infra/logger.js';
 import type { Metrics } from '../../infra/metrics.js';
 import type { Redis } from '../../infra/redis.js';
@@ -65,13 +66,15 @@ export function createRedEnvelopeDeps(options: {
       if (!Types.ObjectId.isValid(profileId)) return {};
       const db = mongoose.connection.db;
       if (!db) throw new Error('mongo is not connected');
+      // One id is queried by equality (idsFilter): FerretDB filters `$in` in its own process, a scan of every
+      // profile, follower and subscription event per claim.
       // A customer's history counts whole: events recorded under profiles merged into this one since (a
       // follower of two accounts is merged by unionid, whichever profile the events were filed under).
       const family = [new Types.ObjectId(profileId)];
       for (let frontier = family, depth = 0; frontier.length > 0 && depth < 4; depth += 1) {
         const merged = await db
           .collection<{ _id: Types.ObjectId }>('crm_profiles')
-          .find({ mergedInto: { $in: frontier } }, { projection: { _id: 1 } })
+          .find({ mergedInto: idsFilter(frontier) }, { projection: { _id: 1 } })
           .toArray();
         frontier = merged.map((m) => m._id);
         family.push(...frontier);
@@ -81,12 +84,12 @@ export function createRedEnvelopeDeps(options: {
         db
           .collection('crm_followers')
           .findOne(
-            { profileId: { $in: family }, firstSubscribedAt: { $exists: true } },
+            { profileId: idsFilter(family), firstSubscribedAt: { $exists: true } },
             { projection: { firstSubscribedAt: 1 }, sort: { firstSubscribedAt: 1 } },
           ),
         db
           .collection('crm_subscription_events')
-          .countDocuments({ profileId: { $in: family }, kind: 'subscribe', at: { $gte: since } }),
+          .countDocuments({ profileId: idsFilter(family), kind: 'subscribe', at: { $gte: since } }),
       ]);
       return {
         ...(follower?.firstSubscribedAt instanceof Date ? { followedAt: follower.firstSubscribedAt } : {}),
