@@ -92,7 +92,7 @@ export function registerBuiltInActions(
 
   registry.register(
     'handoff',
-    async (call) => {
+    (call) => {
       const settings = cache.current().settings(call.account);
       const at = now();
       const open = inWindow(settings.serviceHours, at);

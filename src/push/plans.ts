@@ -90,6 +90,38 @@ export interface RenderProblem {
   message: string;
 }
 
+type RenderedContent = NonNullable<PlanPreview['rendered']>;
+
+/**
+ * One content rendered for the plan's account exactly as a send renders it, or why it cannot be; undefined
+ * when there is nothing to render (a content without its text or template, which contentProblems names).
+ */
+function renderContent(
+  svc: Pick<PushService, 'delivery'>,
+  plan: PushPlanDoc,
+  content: PushPlanDoc['contents'][number],
+): { rendered: RenderedContent } | { problem: string; missing: string[] } | undefined {
+  try {
+    if (plan.channel !== 'template')
+      return content.text ? { rendered: { kind: 'text', text: renderText(content.text, content.vars) } } : undefined;
+    if (!content.kind) return undefined;
+    const template = svc.delivery.templates.get(content.kind);
+    if (!template) return { problem: `no message template ${content.kind}`, missing: [] };
+    const rendered = renderTemplate(template, plan.account, content.vars);
+    return {
+      rendered: {
+        kind: 'template',
+        template: template.kind,
+        title: template.title,
+        fields: Object.entries(rendered.data).map(([name, v]) => ({ name, value: v.value })),
+      },
+    };
+  } catch (err) {
+    if (err instanceof MissingVariables) return { problem: err.message, missing: err.missing };
+    return { problem: (err as Error).message, missing: [] };
+  }
+}
+
 /**
  * Renders every content of the plan for its account and channel: an unknown template, a missing text or
  * variable, or a channel this service cannot reach is a problem.
@@ -105,21 +137,8 @@ export function validatePlan(svc: Pick<PushService, 'delivery'>, plan: PushPlanD
     const kind = content.kind ?? '';
     for (const message of contentProblems(plan.channel, [content]))
       problem(index, kind, message.replace(/^content 0: /, ''));
-    try {
-      if (plan.channel !== 'template') {
-        if (content.text) renderText(content.text, content.vars);
-        return;
-      }
-      const template = content.kind ? svc.delivery.templates.get(content.kind) : undefined;
-      if (!template) {
-        if (content.kind) problem(index, kind, `no message template ${content.kind}`);
-        return;
-      }
-      renderTemplate(template, plan.account, content.vars);
-    } catch (err) {
-      if (err instanceof MissingVariables) problem(index, kind, err.message, err.missing);
-      else problem(index, kind, (err as Error).message);
-    }
+    const out = renderContent(svc, plan, content);
+    if (out && 'problem' in out) problem(index, kind, out.problem, out.missing);
   });
   if (plan.splitB > 0 && !plan.contents.some((c) => c.variant === 'B'))
     problem(-1, '', 'an A/B split needs at least one variant B content');
@@ -160,33 +179,13 @@ export async function previewPlan(
   const content = contentFor(plan, r.tier, variant);
   const base = { profileId, tier: r.tier, variant, follows: Boolean(r.openid), consent: r.consent };
   if (!content) return { ...base, content: null, rendered: null, problem: null };
-  const index = plan.contents.indexOf(content);
-  try {
-    if (plan.channel !== 'template')
-      return {
-        ...base,
-        content: index,
-        rendered: { kind: 'text', text: renderText(content.text ?? '', content.vars) },
-        problem: null,
-      };
-    const template = content.kind ? svc.delivery.templates.get(content.kind) : undefined;
-    if (!template)
-      return { ...base, content: index, rendered: null, problem: `no message template ${content.kind ?? ''}` };
-    const rendered = renderTemplate(template, plan.account, content.vars);
-    return {
-      ...base,
-      content: index,
-      rendered: {
-        kind: 'template',
-        template: template.kind,
-        title: template.title,
-        fields: Object.entries(rendered.data).map(([name, v]) => ({ name, value: v.value })),
-      },
-      problem: null,
-    };
-  } catch (err) {
-    return { ...base, content: index, rendered: null, problem: (err as Error).message };
-  }
+  const out = renderContent(svc, plan, content);
+  return {
+    ...base,
+    content: plan.contents.indexOf(content),
+    rendered: out && 'rendered' in out ? out.rendered : null,
+    problem: out && 'problem' in out ? out.problem : null,
+  };
 }
 
 async function setStatus(id: Types.ObjectId, from: PlanStatus[], to: PlanStatus, extra: Record<string, unknown> = {}) {

@@ -7,7 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { t } from '../i18n';
-import { ErrorBox, Field, Loading, Pager, Table, time, useLoad, usePaged } from '../ui';
+import { ErrorBox, Field, Loading, Pager, ProblemList, Table, time, useLoad, usePaged } from '../ui';
 
 interface Member {
   profileId: string;
@@ -384,6 +384,7 @@ function Builder(props: { saved: () => void }) {
     >
       <h2>{t('新建人群', 'New audience')}</h2>
       <ErrorBox error={failure} />
+      <ProblemList error={failure} />
       <div class="grid">
         <Field label={t('人群名称', 'Audience name')}>
           {(id) => <input id={id} value={name} onInput={(e) => setName(e.currentTarget.value)} />}

@@ -5,11 +5,24 @@
  * the A/B verdict and the comparison with the previous run.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api } from '../api';
+import { api } from '../api';
 import { t } from '../i18n';
 import { navigate } from '../router';
 import { useCan } from '../session';
-import { Action, ErrorBox, Field, Loading, Notice, Table, fromLocal, time, toLocal, useLoad, yuan } from '../ui';
+import {
+  Action,
+  ErrorBox,
+  Field,
+  Loading,
+  Notice,
+  ProblemList,
+  Table,
+  fromLocal,
+  time,
+  toLocal,
+  useLoad,
+  yuan,
+} from '../ui';
 
 interface Content {
   tiers?: string[];
@@ -247,15 +260,7 @@ function Compose(props: { done: (id: string) => void }) {
     >
       <h2>{t('新建分层推送', 'New tiered push')}</h2>
       <ErrorBox error={failure} />
-      {failure instanceof ApiError && failure.fields.length > 0 && (
-        <ul class="field-error">
-          {failure.fields.map((f) => (
-            <li>
-              {f.path}: {f.message}
-            </li>
-          ))}
-        </ul>
-      )}
+      <ProblemList error={failure} />
       <div class="grid">
         <Field label={t('推送名称', 'Push name')}>
           {(id) => <input id={id} value={name} onInput={(e) => setName(e.currentTarget.value)} />}
