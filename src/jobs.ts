@@ -5,7 +5,7 @@
 import { defineRedEnvelopeJobs, scheduleRedEnvelopeJobs } from './campaigns/redenvelope/wiring.js';
 import { defineReferralJobs, scheduleReferralJobs } from './campaigns/referral/wiring.js';
 import { defineGatewayJobs } from './gateway/index.js';
-import { defineReservationJobs, scheduleReservationJobs } from './reservations/jobs.js';
+import { defineReservationJobs, scheduleReservationJobs, startReservationDrains } from './reservations/jobs.js';
 import { defineCrmJobs, scheduleCrmJobs } from './crm/jobs.js';
 import { definePushJobs, schedulePushJobs } from './push/index.js';
 import type { AppDeps } from './services.js';
@@ -37,4 +37,14 @@ export async function scheduleJobs(deps: AppDeps): Promise<void> {
   await scheduleReferralJobs(deps.agenda, deps.referrals.settings);
   await scheduleWecomJobs(deps.agenda, deps.wecomDomain);
   await schedulePushJobs(deps.agenda);
+}
+
+/** Redis-queue drains that run beside Agenda in worker processes; returns the function that stops them. */
+export function startDrains(deps: AppDeps): () => Promise<void> {
+  deps.crmInbound.start();
+  const stopReservations = startReservationDrains(deps.reservations);
+  return async () => {
+    await deps.crmInbound.stop();
+    await stopReservations();
+  };
 }

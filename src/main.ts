@@ -11,7 +11,7 @@ import type { DestinationStream } from 'pino';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './infra/config.js';
 import { createInfra, ensureIndexes } from './infra/runtime.js';
-import { defineJobs, scheduleJobs } from './jobs.js';
+import { defineJobs, scheduleJobs, startDrains } from './jobs.js';
 import { createServices, type AppDeps } from './services.js';
 
 export interface StartOptions {
@@ -38,6 +38,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const runsWeb = config.role === 'web' || config.role === 'all';
   const runsWorker = config.role === 'worker' || config.role === 'all';
   let shuttingDown = false;
+  let stopDrains: (() => Promise<void>) | undefined;
 
   const built = buildApp(deps, {
     isShuttingDown: () => shuttingDown,
@@ -65,7 +66,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       defineJobs(deps);
       await infra.agenda.start();
       await scheduleJobs(deps);
-      deps.crmInbound.start();
+      stopDrains = startDrains(deps);
       logger.info({ processEveryMs: config.agenda.processEveryMs }, 'worker started');
     }
   } catch (err) {
@@ -107,7 +108,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         if (!result || result.timedOut) clean = false;
         // stop() unlocks whatever is still locked so another worker picks it up at once.
         await infra.agenda.stop().catch((err: unknown) => logger.warn({ err }, 'agenda stop failed'));
-        await deps.crmInbound.stop();
+        await stopDrains?.();
       }
       // Inbound messages are audited in batches off the reply path: write the last batch before leaving.
       await deps.gatewayAudit.flush().catch((err: unknown) => logger.warn({ err }, 'gateway audit flush failed'));

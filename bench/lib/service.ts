@@ -28,6 +28,8 @@ export interface BenchServiceOptions {
   env?: Record<string, string>;
   /** CPU to pin the server to (default 1; the load generator takes 0). */
   cpu?: number;
+  /** Leave the database in place at stop (a second process on another's data). */
+  keepData?: boolean;
 }
 
 /** Storage and Redis for benchmarks: found or started by the project's own provisioning. */
@@ -102,9 +104,11 @@ export async function startBenchService(options: BenchServiceOptions = {}): Prom
         await exited;
         clearTimeout(timer);
       }
-      const client = await MongoClient.connect(services.mongoUrl);
-      await client.db(env.MONGO_DATABASE).dropDatabase();
-      await client.close();
+      if (!options.keepData) {
+        const client = await MongoClient.connect(services.mongoUrl);
+        await client.db(env.MONGO_DATABASE).dropDatabase();
+        await client.close();
+      }
       await services.stop();
     },
   };

@@ -80,6 +80,8 @@ outcomeSchema.index({ programId: 1, outcome: 1 });
 const noticeSchema = new Schema(
   {
     codeId: { type: Schema.Types.ObjectId, required: true },
+    // Absent on notices written before 2026-12; read only to skip work the unique index would refuse anyway.
+    programId: { type: String },
     kind: { type: String, enum: ['issued', 'reminder', 'redeemed'], required: true },
     profileId: { type: String, required: true },
     state: { type: String, enum: ['pending', 'sent', 'failed'], required: true },

@@ -474,8 +474,8 @@ export async function redeemCode(deps: ReservationDeps, input: RedeemInput): Pro
     channel: input.channel,
   });
   deps.logger.info({ codeId: code._id.toString(), programId: program._id, channel: input.channel }, 'code redeemed');
-  // The "redeemed" message goes out after the answer; a notice left pending by a crash is retried by the job.
-  void deliverNotice(deps, program, code, 'redeemed').catch((err: unknown) =>
+  // The "redeemed" message is the worker's (queueNotice): the answer waits for nothing but the outcome.
+  void queueNotice(deps, code, 'redeemed').catch((err: unknown) =>
     deps.logger.warn({ codeId: code._id.toString(), err: { message: String(err) } }, 'redeemed notice not queued'),
   );
   return presentRedemption(outcome, code.masked);
@@ -632,6 +632,7 @@ async function deliverNotice(
   const notice = {
     _id: new mongoose.Types.ObjectId(),
     codeId: code._id,
+    programId: code.programId,
     kind,
     profileId: code.profileId,
     state: 'pending',
@@ -641,10 +642,112 @@ async function deliverNotice(
   return true;
 }
 
+// The notice outbox. A lifecycle message decided on a hot path (a redemption) is written as a pending record
+// (group-committed, unique per code and kind), then its id is pushed on a Redis list that worker processes
+// drain (drainNotices). The record is the truth: an id lost with Redis, or a worker killed mid-send, leaves
+// the notice pending, and the reminder job re-drives pending notices older than a minute. A notice sent
+// twice by such a re-drive carries the same client_msg_id, which WeChat drops within ten minutes.
+const NOTICE_QUEUE = 'rsv:notices';
+const STALE_PENDING_MS = 60_000;
+
+interface QueuedNotice {
+  noticeId: string;
+  codeId: string;
+  kind: NoticeKind;
+  /** What the message needs of its code, so the worker does not read it back (absent in a sweep's re-drive). */
+  code?: { programId: string; profileId: string; expiresAt: string };
+}
+
+async function queueNotice(deps: ReservationDeps, code: CachedCode, kind: NoticeKind): Promise<boolean> {
+  const notice = {
+    _id: new mongoose.Types.ObjectId(),
+    codeId: code._id,
+    programId: code.programId,
+    kind,
+    profileId: code.profileId,
+    state: 'pending',
+  };
+  if ((await noticeWrites.insert(notice)) === 'duplicate') return false;
+  const item: QueuedNotice = {
+    noticeId: notice._id.toString(),
+    codeId: code._id.toString(),
+    kind,
+    code: { programId: code.programId, profileId: code.profileId, expiresAt: code.expiresAt.toISOString() },
+  };
+  await deps.redis.rpush(NOTICE_QUEUE, JSON.stringify(item));
+  return true;
+}
+
+/** Sends up to `max` queued notices (worker processes); returns how many it took off the queue. */
+export async function drainNotices(deps: ReservationDeps, max = 200, concurrency = 6): Promise<number> {
+  const raw = (await deps.redis.lpop(NOTICE_QUEUE, max)) ?? [];
+  const items = raw.map((r) => JSON.parse(r) as QueuedNotice);
+  let next = 0;
+  const work = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await redrive(deps, item);
+      } catch (err) {
+        // Left pending: the reminder job's sweep picks it up.
+        deps.logger.warn({ noticeId: item.noticeId, err: { message: String(err) } }, 'queued notice not sent');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, work));
+  return items.length;
+}
+
+/** How many notices wait in the queue (metrics, benches). */
+export function queuedNotices(deps: ReservationDeps): Promise<number> {
+  return deps.redis.llen(NOTICE_QUEUE);
+}
+
+/** Sends one notice that is still pending (a sent or failed one is left alone). */
+async function redrive(deps: ReservationDeps, item: QueuedNotice): Promise<boolean> {
+  const notice = await ReservationNotice.findById(item.noticeId).lean<{ state: string }>();
+  if (notice?.state !== 'pending') return false;
+  const code: NoticeFacts | null =
+    item.code && item.kind !== 'issued'
+      ? { ...item.code, expiresAt: new Date(item.code.expiresAt) }
+      : await ReservationCode.findById(item.codeId).lean<CodeDoc>();
+  if (!code) return false;
+  const program = await cachedProgram(code.programId);
+  await sendNotice(deps, program, code, item.kind, item.noticeId);
+  return true;
+}
+
+/** Drains the notice queue continuously (worker processes) until the returned stop() is called. */
+export function startNoticeDrain(deps: ReservationDeps, idleMs = 250): () => Promise<void> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    if (stopped) return;
+    running = drainNotices(deps)
+      .catch((err: unknown) => {
+        deps.logger.warn({ err: { message: String(err) } }, 'notice drain failed');
+        return 0;
+      })
+      .then((took) => {
+        if (!stopped) timer = setTimeout(tick, took > 0 ? 0 : idleMs);
+      });
+  };
+  tick();
+  return async () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    await running;
+  };
+}
+
+/** What a message says of its code: the sealed code only in "issued", which shows it to its owner. */
+type NoticeFacts = Pick<NoticeCode, 'programId' | 'profileId' | 'expiresAt' | 'sealed'>;
+
 async function sendNotice(
   deps: ReservationDeps,
   program: Program,
-  code: NoticeCode,
+  code: NoticeFacts,
   kind: NoticeKind,
   noticeId: string,
 ): Promise<void> {
@@ -681,23 +784,33 @@ export async function sendDueReminders(deps: ReservationDeps): Promise<{ reminde
     const due = await ReservationCode.find({ programId: program._id, expiresAt: { $gte: at, $lte: horizon } })
       .limit(5000)
       .lean<CodeDoc[]>();
-    for (let i = 0; i < due.length; i += 200) {
-      const batch = due.slice(i, i + 200);
-      const ids = batch.map((c) => c._id);
-      const [settled, reminded_] = await Promise.all([
-        ReservationOutcome.find({ codeId: { $in: ids } }, { codeId: 1 }).lean<{ codeId: mongoose.Types.ObjectId }[]>(),
-        ReservationNotice.find({ codeId: { $in: ids }, kind: 'reminder' }, { codeId: 1 }).lean<
-          { codeId: mongoose.Types.ObjectId }[]
-        >(),
-      ]);
-      const skip = new Set([...settled, ...reminded_].map((d) => d.codeId.toString()));
-      for (const code of batch) {
-        if (skip.has(code._id.toString())) continue;
-        if (await deliverNotice(deps, program, code, 'reminder')) reminded += 1;
-      }
+    if (due.length === 0) continue;
+    // What to skip, by one equality query each for the whole program: FerretDB pushes equality down, while an
+    // `$in` over each batch of codes scanned every outcome and notice once per batch. (The unique index on
+    // code and kind still makes each reminder once, whatever these reads miss.)
+    const [settled, remindedAlready] = await Promise.all([
+      ReservationOutcome.find({ programId: program._id }, { codeId: 1 }).lean<{ codeId: mongoose.Types.ObjectId }[]>(),
+      ReservationNotice.find({ programId: program._id, kind: 'reminder' }, { codeId: 1 }).lean<
+        { codeId: mongoose.Types.ObjectId }[]
+      >(),
+    ]);
+    const skip = new Set([...settled, ...remindedAlready].map((d) => d.codeId.toString()));
+    for (const code of due) {
+      if (skip.has(code._id.toString())) continue;
+      if (await deliverNotice(deps, program, code, 'reminder')) reminded += 1;
     }
   }
   let retried = 0;
+  // Pending notices whose queue entry was lost (Redis flushed, a worker killed mid-send).
+  const stale = await ReservationNotice.find({
+    state: 'pending',
+    createdAt: { $lt: new Date(Date.now() - STALE_PENDING_MS) },
+  })
+    .limit(500)
+    .lean<{ _id: mongoose.Types.ObjectId; codeId: mongoose.Types.ObjectId; kind: NoticeKind }[]>();
+  for (const notice of stale)
+    if (await redrive(deps, { noticeId: notice._id.toString(), codeId: notice.codeId.toString(), kind: notice.kind }))
+      retried += 1;
   const failed = await ReservationNotice.find({ state: 'failed' })
     .limit(500)
     .lean<{ _id: mongoose.Types.ObjectId; codeId: mongoose.Types.ObjectId; kind: NoticeKind }[]>();

@@ -10,6 +10,8 @@ import {
   programStats,
   redeemCode,
   revokeCode,
+  drainNotices,
+  queuedNotices,
   sendDueReminders,
   type EligibilityPort,
   type ProgramInput,
@@ -188,6 +190,57 @@ describe('redeeming codes', () => {
     expect(await rejectionOf(redeemCode(deps, { ...input, idempotencyKey: randomUUID() }))).toBe(
       'code_already_redeemed',
     );
+  });
+
+  it('answers at once and leaves the "redeemed" message to the worker, which sends it once, even after a lost queue', async () => {
+    const redeemedFor = (profileId: string) => sent.filter((n) => n.kind === 'redeemed' && n.profileId === profileId);
+    const noticeOf = (profileId: string) =>
+      mongoose.connection
+        .collection('reservation_notices')
+        .findOne({ profileId, kind: 'redeemed' }, { projection: { state: 1 } });
+    const { profileId, code } = await issued();
+    await redeemCode(deps, {
+      code: code.code,
+      channel: 'api',
+      profileId,
+      actor: 'apikey:pos-1',
+      idempotencyKey: randomUUID(),
+    });
+    // The answer came before any message: the notice is a pending record with its id on the queue.
+    await expect.poll(async () => (await noticeOf(profileId))?.state).toBe('pending');
+    expect(redeemedFor(profileId)).toHaveLength(0);
+    expect(await queuedNotices(deps)).toBeGreaterThan(0);
+    while ((await drainNotices(deps)) > 0);
+    expect(redeemedFor(profileId)).toHaveLength(1);
+    expect((await noticeOf(profileId))?.state).toBe('sent');
+    // A repeated queue entry (a retried push, two workers) sends nothing more.
+    while ((await drainNotices(deps)) > 0);
+    expect(redeemedFor(profileId)).toHaveLength(1);
+
+    // Redis lost the queue before a worker took the entry: the record stays pending, and the reminder job
+    // sends it once it is a minute old.
+    const other = await issued();
+    await redeemCode(deps, {
+      code: other.code.code,
+      channel: 'chat',
+      profileId: other.profileId,
+      actor: `profile:${other.profileId}`,
+      idempotencyKey: randomUUID(),
+    });
+    await expect.poll(async () => (await noticeOf(other.profileId))?.state).toBe('pending');
+    await testApp().deps.redis.del('rsv:notices');
+    await sendDueReminders(deps);
+    expect(redeemedFor(other.profileId)).toHaveLength(0); // not yet stale: the queue may still hold it
+    await mongoose.connection
+      .collection('reservation_notices')
+      .updateOne(
+        { profileId: other.profileId, kind: 'redeemed' },
+        { $set: { createdAt: new Date(Date.now() - 120_000) } },
+      );
+    const { retried } = await sendDueReminders(deps);
+    expect(retried).toBeGreaterThanOrEqual(1);
+    expect(redeemedFor(other.profileId)).toHaveLength(1);
+    expect((await noticeOf(other.profileId))?.state).toBe('sent');
   });
 
   it('catches a typo with the check symbol, and refuses unknown, foreign, expired and revoked codes', async () => {
