@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureFerretdbBinary, FERRETDB_VERSION } from './ferretdb.js';
+import { tunePostgresForFerretdb } from './ferretdb-postgres.js';
 import { canConnect, commandExists, findFreePort, waitFor } from './net.js';
 
 export interface ProvisionOptions {
@@ -157,13 +158,19 @@ function preparePostgres(database: string, log: (l: string) => void): boolean {
     timeout: 10_000,
   });
   if (exists.status !== 0) return false;
-  if (exists.stdout.trim() === '1') return true;
-  const created = spawnSync('psql', [...base, `create database "${database}"`], { encoding: 'utf8', timeout: 10_000 });
-  // A concurrent run may have created it a moment ago: that is fine too.
-  if (created.status !== 0 && !/already exists/.test(created.stderr)) {
-    log(`could not create PostgreSQL database ${database}: ${created.stderr.trim()}`);
-    return false;
+  if (exists.stdout.trim() !== '1') {
+    const created = spawnSync('psql', [...base, `create database "${database}"`], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    // A concurrent run may have created it a moment ago: that is fine too.
+    if (created.status !== 0 && !/already exists/.test(created.stderr)) {
+      log(`could not create PostgreSQL database ${database}: ${created.stderr.trim()}`);
+      return false;
+    }
   }
+  const untuned = tunePostgresForFerretdb(database);
+  if (untuned) log(`FerretDB lookups will scan whole tables (PostgreSQL not tuned: ${untuned})`);
   return true;
 }
 
