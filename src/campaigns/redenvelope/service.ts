@@ -207,16 +207,27 @@ export const endCampaign = (id: string, reason = 'ended by staff') =>
 
 // Campaign and deck reads on the claim path come from memory; status changes clear the entry, and other
 // processes see them within a second.
+// Concurrent claims that find the entry stale share one reload (single flight): a deck of 200,000 amounts
+// takes FerretDB seconds to decode, and every claim arriving meanwhile used to start its own read.
 const campaignCache = new Map<string, { campaign: Campaign; amounts: number[]; at: number }>();
+const reloading = new Map<string, Promise<{ campaign: Campaign; amounts: number[] }>>();
 
 async function liveCampaign(campaignId: string): Promise<{ campaign: Campaign; amounts: number[] }> {
   const cached = campaignCache.get(campaignId);
   if (cached && Date.now() - cached.at < 1000) return cached;
-  const campaign = await getCampaign(campaignId);
-  const deck = cached?.amounts ?? (await RedEnvelopeDeck.findById(campaignId).lean<{ amounts: number[] }>())?.amounts;
-  const entry = { campaign, amounts: deck ?? [], at: Date.now() };
-  campaignCache.set(campaignId, entry);
-  return entry;
+  let reload = reloading.get(campaignId);
+  if (!reload) {
+    reload = (async () => {
+      const campaign = await getCampaign(campaignId);
+      const deck =
+        cached?.amounts ?? (await RedEnvelopeDeck.findById(campaignId).lean<{ amounts: number[] }>())?.amounts;
+      const entry = { campaign, amounts: deck ?? [], at: Date.now() };
+      campaignCache.set(campaignId, entry);
+      return entry;
+    })().finally(() => reloading.delete(campaignId));
+    reloading.set(campaignId, reload);
+  }
+  return reload;
 }
 
 // The chat asks "is this text a running campaign's keyword?" for every message: answered from memory
