@@ -6,6 +6,7 @@
  */
 import { Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
+import { createInsertBatcher } from '../infra/insert-batcher.js';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
@@ -195,6 +196,8 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
   return summary;
 }
 
+const reservedWrites = createInsertBatcher<Omit<PushSendDoc, 'reason' | 'msgId' | 'content' | 'wave'>>(PushSend);
+
 async function deliverOne(
   deps: PushDeps,
   plan: PushPlanDoc,
@@ -214,20 +217,9 @@ async function deliverOne(
     return 'skipped';
   };
 
-  // A record from an earlier pass decides: done ones are left alone, a `reserved` one is re-sent.
-  const earlier = await PushSend.findOne({ planId: plan._id, runId, profileId: r.profileId }).lean<PushSendDoc>();
-  if (earlier && earlier.state !== 'reserved') return 'skipped';
-
   const content = contentFor(plan, r.tier, variant);
-  if (!earlier) {
-    if (!r.openid) return skip('not_follower');
-    if (!content) return skip('no_content_for_tier');
-    if (marketing) {
-      const refusal = await marketingRefusal(deps, r);
-      if (refusal) return skip(refusal);
-    }
-  }
-  if (!content || !r.openid) return skip('no_content_for_tier');
+  if (!r.openid) return skip('not_follower');
+  if (!content) return skip('no_content_for_tier');
   const template = content.kind ? deps.templates.get(content.kind) : undefined;
   if (!template) return skip('unknown_template');
   let rendered;
@@ -238,20 +230,35 @@ async function deliverOne(
     throw err;
   }
 
-  let send = earlier;
-  if (!send) {
-    try {
-      send = (await PushSend.create({ ...base, openid: r.openid, state: 'reserved' })).toObject();
-    } catch (err) {
-      if (isDuplicateKey(err)) return 'skipped'; // another worker has this one
-      throw err;
+  // The send is reserved first, group-committed with its neighbours: the unique index on plan, run and
+  // profile says whether an earlier pass (or another worker) has this one, so a first pass pays one batched
+  // insert instead of a lookup and an insert. A `reserved` record of an earlier pass is re-sent (same
+  // client_msg_id); one in any other state is left alone. A skip decided here is stored on the record.
+  const fresh = { _id: new Types.ObjectId(), ...base, openid: r.openid, state: 'reserved' as const };
+  let send: Pick<PushSendDoc, '_id' | 'attempts'> = fresh;
+  let resumed = false;
+  if ((await reservedWrites.insert(fresh)) === 'duplicate') {
+    const earlier = await PushSend.findOne({ planId: plan._id, runId, profileId: r.profileId }).lean<PushSendDoc>();
+    if (!earlier || earlier.state !== 'reserved') return 'skipped';
+    // Reserved before its checks: a pass that crashed in between left it unchecked, so consent, the
+    // blacklist and the cool-down are asked again (they spend nothing).
+    const refusal = marketing ? await marketingRefusal(deps, r) : undefined;
+    if (refusal) {
+      await PushSend.updateOne({ _id: earlier._id, state: 'reserved' }, { state: 'skipped', reason: refusal });
+      return 'skipped';
     }
+    send = earlier;
+    resumed = true;
+  } else {
+    const skipReserved = async (reason: string): Promise<'skipped'> => {
+      await PushSend.updateOne({ _id: fresh._id }, { state: 'skipped', reason });
+      return 'skipped';
+    };
     if (marketing) {
+      const refusal = await marketingRefusal(deps, r);
+      if (refusal) return skipReserved(refusal);
       const capped = await spendFrequencyCap(deps.redis, capsOf(deps.policy, r.tier), r.profileId, at);
-      if (capped) {
-        await PushSend.updateOne({ _id: send._id }, { state: 'skipped', reason: capped });
-        return 'skipped';
-      }
+      if (capped) return skipReserved(capped);
     }
     const reach = await deps.reach?.reserve({
       account: plan.account,
@@ -260,16 +267,12 @@ async function deliverOne(
       tier: r.tier,
       channel: 'template',
       class: marketing ? 'marketing' : 'transactional',
-      key: `push:${send._id.toString()}`,
+      key: `push:${fresh._id.toString()}`,
       at,
     });
-    if (reach && reach.verdict !== 'allow') {
-      await PushSend.updateOne({ _id: send._id }, { state: 'skipped', reason: `reach_${reach.reason}` });
-      return 'skipped';
-    }
+    if (reach && reach.verdict !== 'allow') return skipReserved(`reach_${reach.reason}`);
   }
 
-  const resumed = earlier !== null && earlier !== undefined;
   const landing = content.url ?? plan.landingUrl;
   for (let attempt = send.attempts; ; attempt += 1) {
     await takeToken(deps, plan.account);

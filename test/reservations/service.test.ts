@@ -197,7 +197,7 @@ describe('redeeming codes', () => {
     const noticeOf = (profileId: string) =>
       mongoose.connection
         .collection('reservation_notices')
-        .findOne({ profileId, kind: 'redeemed' }, { projection: { state: 1 } });
+        .findOne<{ state: string }>({ profileId, kind: 'redeemed' }, { projection: { state: 1 } });
     const { profileId, code } = await issued();
     await redeemCode(deps, {
       code: code.code,
