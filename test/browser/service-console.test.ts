@@ -104,11 +104,13 @@ describe.skipIf(!hasChromium)('the service console and the referral page in a br
           .getByRole('row')
           .filter({ hasText: '浦东网点' })
           .filter({ has: page.locator('strong') });
-        await row.first().waitFor();
+        // A short wait per page load: the row appears once the worker has recorded the add, and only a reload
+        // shows it (a wait as long as the deadline made one slow recording fail the test under load).
+        await row.first().waitFor({ timeout: 3000 });
         const cells = await row.first().getByRole('cell').allTextContents();
         return cells[1] === '1' || undefined; // adds
       },
-      { timeoutMs: 30_000, intervalMs: 1000, message: 'the channel result row did not count the add' },
+      { timeoutMs: 60_000, intervalMs: 1000, message: 'the channel result row did not count the add' },
     );
     await context.close();
   }, 180_000);
