@@ -252,7 +252,8 @@ describe('quiet hours (Asia/Shanghai)', () => {
   it('a payout notice goes through during quiet hours; a marketing notice waits', async () => {
     const { app, sandbox } = live();
     registerMessageTemplates(live());
-    const { openid, profileId } = await settledFollower();
+    // Outside the global control group: a control-group profile gets no marketing at any hour.
+    const { openid, profileId } = await marketableFollower();
     // Move WeChat's (and the ledger's) clock to the next 23:30 Shanghai.
     const now = sandbox.clock.now();
     const day = Math.floor((now + 8 * 3600_000) / 86_400_000) * 86_400_000 - 8 * 3600_000;
