@@ -84,6 +84,7 @@ function transferDouble() {
 const pay = transferDouble();
 const facts = new Map<string, RiskFacts>();
 const notices: { claimId: string; kind: string; reason?: string }[] = [];
+let notifierDown = false;
 let deps: RedEnvelopeDeps;
 const scheduled: string[] = [];
 
@@ -100,6 +101,7 @@ beforeAll(() => {
     transfers: pay.port,
     notifier: {
       notify(n) {
+        if (notifierDown) return Promise.reject(new Error('WeChat unreachable'));
         notices.push(n);
         return Promise.resolve();
       },
@@ -334,6 +336,28 @@ describe('payouts', () => {
 
     const report = await budgetReport(deps, campaign._id);
     expect(report).toMatchObject({ ok: true, wonFen: 352, paidFen: 264, failedFen: 88, inFlightFen: 0 });
+  });
+
+  it('tells a customer their payout failed even when the first message could not go out', async () => {
+    const campaign = await runningCampaign({ prize: { kind: 'fixed', amountFen: 66, count: 2 }, budgetFen: 132 });
+    pay.behaviour.set('o_pay-untold', 'not_enough');
+    const r = await claimFor(campaign._id, 'pay-untold');
+    if (r.status !== 'won') throw new Error('expected a win');
+    notifierDown = true;
+    try {
+      await payClaim(deps, r.claimId);
+    } finally {
+      notifierDown = false;
+    }
+    expect((await claimsOf('pay-untold'))[0]?.state).toBe('failed');
+    expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([]);
+    // Reconciliation re-drives the untold failure once it is a minute old, and only until it is told.
+    await RedEnvelopeClaim.updateOne({ _id: r.claimId }, { 'payout.finalAt': new Date(Date.now() - 120_000) });
+    await reconcilePayouts(deps);
+    await reconcilePayouts(deps);
+    expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([
+      expect.objectContaining({ kind: 'failed', reason: '商户资金不足' }),
+    ]);
   });
 
   it('keeps the package a customer confirms with, and recovers one a crash lost, though queries never carry it', async () => {

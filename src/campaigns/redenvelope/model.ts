@@ -87,6 +87,8 @@ const claimSchema = new Schema(
       nextAttemptAt: { type: Date },
       finalAt: { type: Date },
       caseState: { type: String, enum: ['open', 'resolved'] },
+      // When the customer was told their payout failed: until then reconciliation keeps trying to tell them.
+      failedToldAt: { type: Date },
     },
   },
   { timestamps: true, collection: 'red_envelope_claims' },

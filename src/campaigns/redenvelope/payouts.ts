@@ -41,7 +41,10 @@ async function notifyOnce(
   extra: { packageInfo?: string; reason?: string },
 ) {
   const marker = `re:notice:${claim._id.toString()}:${kind}`;
-  const fresh = await deps.redis.set(marker, '1', 'EX', 30 * 86_400, 'NX');
+  // A failure notice is also recorded on the claim once sent (failedToldAt) and re-driven by reconciliation
+  // until then, so its marker only guards a send in flight: one left by a killed worker expires soon.
+  const ttl = kind === 'failed' ? 600 : 30 * 86_400;
+  const fresh = await deps.redis.set(marker, '1', 'EX', ttl, 'NX');
   if (fresh !== 'OK') return;
   await deps.notifier
     .notify({
@@ -52,6 +55,10 @@ async function notifyOnce(
       openid: claim.openid,
       amountFen: claim.amountFen,
       ...extra,
+    })
+    .then(async () => {
+      if (kind === 'failed')
+        await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { 'payout.failedToldAt': new Date() } });
     })
     .catch(async (err: unknown) => {
       // Not sent: the marker goes, so the claim's next drive (reconciliation re-drives a claim waiting for
@@ -245,6 +252,17 @@ export async function reconcilePayouts(
     while (next < due.length) await payClaim(deps, due[next++]!._id.toString());
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, due.length) }, lane));
+  // Failed payouts whose customer was not told yet (the notice failed, Redis lost its marker mid-send, or the
+  // worker died between the failure and the message): tell them now.
+  const untold = await RedEnvelopeClaim.find({
+    'payout.state': 'failed',
+    'payout.failedToldAt': { $exists: false },
+    'payout.finalAt': { $lte: stale },
+  })
+    .limit(options.limit ?? 500)
+    .lean<ClaimDoc[]>();
+  for (const claim of untold)
+    await notifyOnce(deps, claim, 'failed', { reason: claim.payout?.failReason ?? reasonText(undefined) });
   return due.length;
 }
 
@@ -265,7 +283,7 @@ export async function retryFailedPayout(deps: RedEnvelopeDeps, claimId: string, 
         'payout.attempts': 0,
         'payout.caseState': 'resolved',
       },
-      $unset: { 'payout.failReason': 1, 'payout.finalAt': 1 },
+      $unset: { 'payout.failReason': 1, 'payout.finalAt': 1, 'payout.failedToldAt': 1 },
     },
   );
   await deps.redis.del(`re:notice:${claimId}:failed`);
