@@ -47,6 +47,17 @@ export async function connectMongo(options: MongoOptions, logger: Logger): Promi
   return info;
 }
 
+let cachedInfo: Promise<MongoInfo> | undefined;
+
+/** What the connected server is, asked once per connection (a query plan may depend on it). */
+export function storageInfo(): Promise<MongoInfo> {
+  cachedInfo ??= mongoInfo().catch((err: unknown) => {
+    cachedInfo = undefined;
+    throw err;
+  });
+  return cachedInfo;
+}
+
 export async function mongoInfo(): Promise<MongoInfo> {
   const db = mongoose.connection.db;
   if (!db) throw new Error('mongo is not connected');
@@ -73,6 +84,7 @@ export async function pingMongo(timeoutMs = 1000): Promise<void> {
 export async function disconnectMongo(): Promise<void> {
   users = Math.max(0, users - 1);
   if (users > 0) return;
+  cachedInfo = undefined;
   connectedTo = undefined;
   await mongoose.disconnect();
 }
@@ -83,4 +95,21 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, message: string)
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Drops an index an earlier version declared and this one no longer wants (MongoDB never drops an index on
+ * its own when a schema stops declaring it). A missing collection or index is nothing to do.
+ */
+export async function dropIndexIfPresent(collection: mongoose.mongo.Collection, name: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = (await collection.listIndexes().toArray()).map((ix) => String((ix as { name?: unknown }).name));
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && 'code' in err && err.code === 26) return false; // no collection
+    throw err;
+  }
+  if (!names.includes(name)) return false;
+  await collection.dropIndex(name);
+  return true;
 }

@@ -5,6 +5,7 @@
  */
 import mongoose, { Schema } from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
+import { dropIndexIfPresent } from '../infra/mongo.js';
 import type { Logger } from '../infra/logger.js';
 
 export type ReachEventType =
@@ -28,9 +29,12 @@ export interface ReachEventDoc {
   at: Date;
 }
 
-const schema = new Schema<ReachEventDoc>(
+/** As stored: the idempotency key is the document's `_id`, so the history keeps one unique index fewer. */
+export type StoredReachEvent = Omit<ReachEventDoc, 'key'> & { _id: string };
+
+const schema = new Schema<StoredReachEvent>(
   {
-    key: { type: String, required: true },
+    _id: { type: String, required: true },
     type: { type: String, required: true },
     account: { type: String, required: true },
     openid: { type: String, required: true },
@@ -45,14 +49,35 @@ const schema = new Schema<ReachEventDoc>(
   },
   { versionKey: false },
 );
-// Idempotent history writes.
-schema.index({ key: 1 }, { unique: true });
+// Idempotent history writes: `_id` is the event's key. Every index costs each insert two upkeeps on FerretDB's
+// tuned PostgreSQL (its btree and the GIN beside it), and the history takes thousands of inserts a second.
 // A follower's history (recount, support questions).
 schema.index({ account: 1, openid: 1, at: 1 });
 // The funnel's reasons over a period.
 schema.index({ type: 1, reason: 1, at: 1 });
 
-export const ReachEvent = mongoose.model<ReachEventDoc>('ReachEvent', schema, 'reach_events');
+export const ReachEvent = mongoose.model<StoredReachEvent>('ReachEvent', schema, 'reach_events');
+
+/** The driver's collection, typed by what is stored (mongoose's `collection` assumes ObjectId ids). */
+const storedEvents = () => ReachEvent.collection as unknown as mongoose.mongo.Collection<StoredReachEvent>;
+
+let migrated: Promise<void> | undefined;
+
+/**
+ * Drops the `key` unique index of earlier versions, which kept the key in its own field: documents written now
+ * have no such field, and a unique index over the missing field would refuse all but the first of them. Once
+ * per process; a failed attempt is tried again by the next write. (An event retried across the upgrade itself
+ * may be stored twice; a recount only ever runs over one version's keys.)
+ */
+export function migrateReachEvents(): Promise<void> {
+  migrated ??= (async () => {
+    await dropIndexIfPresent(ReachEvent.collection, 'key_1');
+  })();
+  migrated.catch(() => {
+    migrated = undefined;
+  });
+  return migrated;
+}
 
 export interface ReachHistory {
   add(event: ReachEventDoc): void;
@@ -86,7 +111,11 @@ export function createReachHistory(
         // Straight to the driver: these documents are built by the ledger itself (typed, never user input), and
         // mongoose's casting of a 500-document batch held the event loop for milliseconds, the tail of every
         // ledger call waiting behind it. Undefined fields are left out, as mongoose would.
-        await ReachEvent.collection.insertMany(docs, { ordered: false, ignoreUndefined: true });
+        await migrateReachEvents();
+        await storedEvents().insertMany(
+          docs.map(({ key, ...rest }) => ({ _id: key, ...rest })),
+          { ordered: false, ignoreUndefined: true },
+        );
       } catch (err) {
         if (!onlyDuplicates(err)) logger.error({ err, count: docs.length }, 'reach history write failed');
       }

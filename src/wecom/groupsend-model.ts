@@ -4,6 +4,7 @@
  * and carries its state, so a crash between the two leaves a row a later pass resumes.
  */
 import mongoose, { Schema } from 'mongoose';
+import { dropIndexIfPresent } from '../infra/mongo.js';
 
 export const TARGET_STATES = [
   'queued',
@@ -94,23 +95,10 @@ let migrated: Promise<void> | undefined;
  */
 export function migrateGroupSendTasks(): Promise<void> {
   migrated ??= (async () => {
-    const collection = WecomGroupSendTask.collection;
-    const names = await collection
-      .listIndexes()
-      .toArray()
-      .then((ixs) => ixs.map((ix) => String((ix as { name?: unknown }).name)))
-      .catch((err: unknown) => {
-        if (isNamespaceNotFound(err)) return [] as string[]; // no collection yet: nothing to migrate
-        throw err;
-      });
-    if (names.includes('sendId_1_userid_1')) await collection.dropIndex('sendId_1_userid_1');
+    await dropIndexIfPresent(WecomGroupSendTask.collection, 'sendId_1_userid_1');
   })();
   migrated.catch(() => {
     migrated = undefined; // a failed migration is tried again by the next call
   });
   return migrated;
-}
-
-function isNamespaceNotFound(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'code' in err && err.code === 26;
 }
