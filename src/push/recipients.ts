@@ -38,6 +38,110 @@ export async function marketingRefusal(deps: { redis: Redis }, r: Recipient): Pr
   return undefined;
 }
 
+/** Reads recipients for a run's batches: by lookups, or from one streamed pass (see recipientSource). */
+export interface RecipientSource {
+  /** How this run reads them, for the log. */
+  readonly mode: 'lookup' | 'scan';
+  of(profileIds: string[]): Promise<Recipient[]>;
+}
+
+/**
+ * Chooses how a run reads its recipients. A batch lookup (`$in` over 200 ids) is an index read on MongoDB, but
+ * FerretDB 1.24 does not push `$in` down to PostgreSQL: every batch reads the whole profile, follower and
+ * consent collections, so a run over N members costs N²/200 rows (a 200,000-member push: 200 billion). A large
+ * run therefore streams the three collections once, with cursors and projections, and keeps only its members'
+ * tier, openid and consent (about 150 bytes each). Small runs, and runs over a small share of a MongoDB
+ * collection, keep the lookups.
+ */
+export async function recipientSource(
+  account: string,
+  members: readonly string[],
+  consentChannel: 'wechat' | 'wecom',
+  storage: { flavor: 'mongodb' | 'ferretdb' },
+  options: { consentRefreshMs?: number } = {},
+): Promise<RecipientSource> {
+  const refreshMs = options.consentRefreshMs ?? CONSENT_REFRESH_MS;
+  const lookup: RecipientSource = { mode: 'lookup', of: (ids) => recipients(account, ids, consentChannel) };
+  if (members.length <= 200) return lookup;
+  if (storage.flavor === 'mongodb') {
+    const db = mongoose.connection.db;
+    if (!db) throw new Error('mongo is not connected');
+    const followers = await db.collection('crm_followers').estimatedDocumentCount();
+    if (members.length * 10 < followers) return lookup;
+  }
+  const memberSet = new Set(members);
+  const known = await scanRecipients(account, memberSet);
+  let consent = await scanConsents(memberSet, consentChannel);
+  let consentsReadAt = Date.now();
+  return {
+    mode: 'scan',
+    async of(ids) {
+      // A withdrawal during a long run is honoured within `refreshMs`: the consent log is read again.
+      if (Date.now() - consentsReadAt > refreshMs) {
+        consent = await scanConsents(memberSet, consentChannel);
+        consentsReadAt = Date.now();
+      }
+      return ids.map((profileId) => ({
+        profileId,
+        tier: '',
+        ...known.get(profileId),
+        consent: consent.get(profileId) !== false,
+      }));
+    },
+  };
+}
+
+/** How stale a streamed run's consents may get before they are read again. */
+const CONSENT_REFRESH_MS = 30_000;
+
+async function scanRecipients(
+  account: string,
+  members: Set<string>,
+): Promise<Map<string, { tier: string; openid?: string }>> {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('mongo is not connected');
+  const known = new Map<string, { tier: string; openid?: string }>();
+  for await (const p of db.collection('crm_profiles').find({}, { projection: { tier: 1 }, batchSize: 2000 })) {
+    const id = String(p._id);
+    if (members.has(id)) known.set(id, { tier: String(p.tier ?? '') });
+  }
+  const followers = db
+    .collection('crm_followers')
+    .find({ account, subscribed: true }, { projection: { _id: 0, profileId: 1, openid: 1 }, batchSize: 2000 });
+  for await (const f of followers) {
+    const id = String(f.profileId);
+    if (!members.has(id)) continue;
+    const r = known.get(id);
+    if (r) r.openid = String(f.openid);
+    else known.set(id, { tier: '', openid: String(f.openid) });
+  }
+  return known;
+}
+
+/** Each member's newest consent decision on the channel, folded from the log without a sort. */
+async function scanConsents(members: Set<string>, consentChannel: 'wechat' | 'wecom'): Promise<Map<string, boolean>> {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('mongo is not connected');
+  const latest = new Map<string, { at: number; id: string; allowed: boolean }>();
+  const consents = db
+    .collection('crm_consents')
+    .find(
+      { channel: { $in: [consentChannel, 'all'] } },
+      { projection: { profileId: 1, allowed: 1, at: 1 }, batchSize: 2000 },
+    );
+  for await (const c of consents) {
+    const id = String(c.profileId);
+    if (!members.has(id)) continue;
+    const at = c.at instanceof Date ? c.at.getTime() : 0;
+    const record = String(c._id);
+    const seen = latest.get(id);
+    // Newest `at` wins, ties broken by the record id (ObjectIds grow with time), as the consent service reads.
+    if (seen && (seen.at > at || (seen.at === at && seen.id > record))) continue;
+    latest.set(id, { at, id: record, allowed: Boolean(c.allowed) });
+  }
+  return new Map([...latest].map(([id, v]) => [id, v.allowed]));
+}
+
 /**
  * The members' tiers, their follower openid on the account, and their marketing consent on the channel
  * (`wechat` for the service account, `wecom` for staff group sends).
@@ -65,7 +169,7 @@ export async function recipients(
         { profileId: { $in: oids }, channel: { $in: [consentChannel, 'all'] } },
         { projection: { profileId: 1, allowed: 1, at: 1 } },
       )
-      .sort({ at: 1 })
+      .sort({ at: 1, _id: 1 })
       .toArray(),
   ]);
   const tier = new Map(profiles.map((p) => [String(p._id), String(p.tier ?? '')]));
