@@ -168,9 +168,9 @@ export async function benchPush(n = Number(process.env.PUSH_BENCH_PROFILES ?? 20
       `| ${n} | ${sent}${timedOut ? ' (budget ran out)' : ''} | ${delivered} | ${twice} | ${runSeconds.toFixed(1)} | ${(sent / runSeconds).toFixed(0)} | ${peak} |`,
       '',
       `Target: ≥ 3,000 messages/s and < 400 MB. Load average when measured: ${os.loadavg()[0]!.toFixed(1)}. Seeding ${n} profiles + followers (insertMany, 5,000 per batch) ` +
-        `and the sandbox's followers took ${seedSeconds.toFixed(0)} s. One worker process, 8 recipients in flight per ` +
-        `batch of 200; each send = a unique send record, Redis cap/blacklist/cool-down/token checks, the sandbox call, ` +
-        `the record's update. ${infra.mongo.flavor} ${infra.mongo.version}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}.`,
+        `and the sandbox's followers took ${seedSeconds.toFixed(0)} s. One worker process, ${process.env.PUSH_WORKER_CONCURRENCY ?? 32} recipients in flight per ` +
+        `batch of 200; each send = a unique send record (group-committed insert), Redis cap/blacklist/cool-down/token checks, the sandbox call, ` +
+        `the record's update to sent (small bulks, one in flight). ${infra.mongo.flavor} ${infra.mongo.version}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}.`,
     ].join('\n');
   } finally {
     await mongoose.connection.db?.dropDatabase().catch(() => undefined);

@@ -10,14 +10,14 @@ import { runPlan } from '../../src/push/delivery.js';
 import { createServices } from '../../src/services.js';
 
 const settings = JSON.parse(process.env.PUSH_WORKER_SETTINGS ?? '{}') as RawSettings;
-const concurrency = Number(process.env.PUSH_WORKER_CONCURRENCY ?? 8);
+const concurrency = process.env.PUSH_WORKER_CONCURRENCY ? Number(process.env.PUSH_WORKER_CONCURRENCY) : undefined;
 const [planId, runId] = process.argv.slice(2);
 if (!planId || !runId) throw new Error('usage: push-worker <planId> <runId>');
 const infra = await createInfra(loadConfig(settings), { logDestination: { write: () => undefined } });
 const deps = await createServices(infra);
 process.stdout.write('ready\n');
 const started = performance.now();
-const summary = await runPlan({ ...deps.push.delivery, concurrency }, planId, runId);
+const summary = await runPlan({ ...deps.push.delivery, ...(concurrency ? { concurrency } : {}) }, planId, runId);
 process.stdout.write(`${JSON.stringify({ ...summary, seconds: (performance.now() - started) / 1000 })}\n`);
 await infra.agenda.stop().catch(() => undefined);
 await infra.close();

@@ -7,14 +7,16 @@
 import { Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
 import { createInsertBatcher } from '../infra/insert-batcher.js';
+import { createUpdateBatcher } from '../infra/update-batcher.js';
 import type { Logger } from '../infra/logger.js';
+import { storageInfo } from '../infra/mongo.js';
 import type { Redis } from '../infra/redis.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
 import type { ReachLedger } from '../reach/index.js';
 import { deliverCustomerService, type CustomerServicePort } from './customer-service-channel.js';
 import { capsOf, spendFrequencyCap, takeToken } from './limits.js';
 import { PushPlan, PushReceipt, PushSend, type PushPlanDoc, type PushSendDoc } from './model.js';
-import { contentFor, marketingRefusal, recipients, variantOf, type Recipient } from './recipients.js';
+import { contentFor, marketingRefusal, recipientSource, variantOf, type Recipient } from './recipients.js';
 import { MissingVariables, renderTemplate, type MessageTemplate } from './templates.js';
 import { decideStaffSend, handOverToStaff, type StaffGroupSender } from './wecom-channel.js';
 
@@ -64,7 +66,11 @@ export interface PushDeps {
   now?: () => Date;
   /** Wraps a landing URL in the send's tracking link (tracking.ts); absent: the URL goes out as is. */
   trackedUrl?: (sendId: string, contentIndex: number, url: string) => string;
-  /** Recipients handled at once within a batch (default 8; FerretDB's pool is 10 connections). */
+  /**
+   * Recipients handled at once within a batch (default 32). Their database writes are group-committed (the
+   * reserve as one insertMany, later states as one small bulk at a time), so the lanes mostly wait on WeChat
+   * and Redis, not on the driver's ten connections to FerretDB.
+   */
   concurrency?: number;
   /** Test seam for waiting on the rate limit and backoff. */
   sleep?: (ms: number) => Promise<void>;
@@ -158,6 +164,13 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
         ? deliverCustomerService(deps, plan, runId, r, at)
         : deliverOne(deps, plan, runId, r, marketing, at);
 
+  const source = await recipientSource(
+    plan.account,
+    members,
+    plan.channel === 'wecom' ? 'wecom' : 'wechat',
+    await storageInfo(),
+  );
+  log.info({ members: members.length, recipients: source.mode }, 'push run pass started');
   let stopped = false;
   for (let i = 0; i < members.length; i += 200) {
     const current = await PushPlan.findById(planId, { status: 1 }).lean<{ status: string }>();
@@ -170,15 +183,11 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
       summary.deferred = true;
       break;
     }
-    const batch = await recipients(
-      plan.account,
-      members.slice(i, i + 200),
-      plan.channel === 'wecom' ? 'wecom' : 'wechat',
-    );
+    const batch = await source.of(members.slice(i, i + 200));
     try {
       // A few recipients at a time (each still decided by deliverOne alone): one at a time leaves the
       // rate limit unused while each send waits on its database writes and WeChat's answer.
-      await eachConcurrently(batch, deps.concurrency ?? 8, async (r) => {
+      await eachConcurrently(batch, deps.concurrency ?? 32, async (r) => {
         const outcome = await deliver(r, now());
         summary[outcome] += 1;
       });
@@ -197,6 +206,8 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
 }
 
 const reservedWrites = createInsertBatcher<Omit<PushSendDoc, 'reason' | 'msgId' | 'content' | 'wave'>>(PushSend);
+// A send's later states (sent with its msgid, failed, skipped) are group-committed too: one small bulk in flight.
+const stateWrites = createUpdateBatcher(PushSend.collection);
 
 async function deliverOne(
   deps: PushDeps,
@@ -244,14 +255,14 @@ async function deliverOne(
     // blacklist and the cool-down are asked again (they spend nothing).
     const refusal = marketing ? await marketingRefusal(deps, r) : undefined;
     if (refusal) {
-      await PushSend.updateOne({ _id: earlier._id, state: 'reserved' }, { state: 'skipped', reason: refusal });
+      await stateWrites.update({ _id: earlier._id, state: 'reserved' }, { state: 'skipped', reason: refusal });
       return 'skipped';
     }
     send = earlier;
     resumed = true;
   } else {
     const skipReserved = async (reason: string): Promise<'skipped'> => {
-      await PushSend.updateOne({ _id: fresh._id }, { state: 'skipped', reason });
+      await stateWrites.update({ _id: fresh._id }, { state: 'skipped', reason });
       return 'skipped';
     };
     if (marketing) {
@@ -291,13 +302,13 @@ async function deliverOne(
           : {}),
         clientMsgId: send._id.toString(),
       });
-      await PushSend.updateOne({ _id: send._id }, { state: 'sent', msgId, attempts: attempt + 1 });
-      await applyParkedReceipt(msgId);
+      await stateWrites.update({ _id: send._id }, { state: 'sent', msgId, attempts: attempt + 1 });
+      await applyParkedReceipt(deps.redis, msgId);
       if (marketing) await deps.redis.set(`push:last:${r.profileId}`, planId, 'EX', 7 * 86_400);
       return resumed ? 'resumed' : 'sent';
     } catch (err) {
       if (isPlatformError(err) && err.disposition === 'retry') {
-        await PushSend.updateOne({ _id: send._id }, { attempts: attempt + 1 });
+        await stateWrites.update({ _id: send._id }, { attempts: attempt + 1 });
         // An open breaker, or a refusal that outlasts a few backoffs, ends this pass (resumed later).
         if (err.errcode === 'circuit_open' || attempt - send.attempts >= 5) throw new DeferRun(String(err.errcode));
         // 45009 and friends: slow this worker down; the shared bucket slows the others.
@@ -309,7 +320,7 @@ async function deliverOne(
           ? 'not_subscribed'
           : `errcode_${err.errcode}`
         : 'error';
-      await PushSend.updateOne({ _id: send._id }, { state: 'failed', reason, attempts: attempt + 1 });
+      await stateWrites.update({ _id: send._id }, { state: 'failed', reason, attempts: attempt + 1 });
       return 'failed';
     }
   }
@@ -323,27 +334,40 @@ const applyReceipt = async (msgId: string, status: string) =>
     )
   ).modifiedCount > 0;
 
+const parkedKey = (msgId: string) => `push:parked:${msgId}`;
+
 /**
  * Applies a TEMPLATESENDJOBFINISH receipt: success → delivered, anything else → failed with WeChat's status.
- * The receipt is parked first, then applied; a send marked sent afterwards applies it itself (see
- * applyParkedReceipt), so every interleaving of the two ends with the receipt applied once.
+ * The receipt is parked first (in MongoDB, and flagged in Redis), then applied. A send marked sent afterwards
+ * looks for the flag and applies the parked receipt itself (applyParkedReceipt): if the send was marked before
+ * the flag was set, this apply finds it sent; if after, the send finds the flag. Every interleaving ends with
+ * the receipt applied once, and a send pays one Redis lookup for it, not a database read.
  */
-export async function onTemplateReceipt(msgId: string, status: string, at = new Date()): Promise<boolean> {
+export async function onTemplateReceipt(
+  redis: Redis,
+  msgId: string,
+  status: string,
+  at = new Date(),
+): Promise<boolean> {
+  let counted = status;
   try {
     await PushReceipt.create({ msgId, status, at });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     // A re-delivered receipt: the first one received is the one that counts.
-    const first = await PushReceipt.findOne({ msgId }).lean();
-    return applyReceipt(msgId, first?.status ?? status);
+    counted = (await PushReceipt.findOne({ msgId }).lean())?.status ?? status;
   }
-  return applyReceipt(msgId, status);
+  await redis.set(parkedKey(msgId), '1', 'EX', 7 * 86_400);
+  const applied = await applyReceipt(msgId, counted);
+  if (applied) await redis.del(parkedKey(msgId));
+  return applied;
 }
 
 /** After a send is marked sent: a receipt that arrived before its msgId was stored is applied now. */
-async function applyParkedReceipt(msgId: string): Promise<void> {
+async function applyParkedReceipt(redis: Redis, msgId: string): Promise<void> {
+  if (!(await redis.exists(parkedKey(msgId)))) return;
   const parked = await PushReceipt.findOne({ msgId }).lean();
-  if (parked) await applyReceipt(msgId, parked.status);
+  if (parked && (await applyReceipt(msgId, parked.status))) await redis.del(parkedKey(msgId));
 }
 
 /** Housekeeping: receipts older than `olderThanMs` (default 7 days) are applied or were never ours. */

@@ -165,5 +165,5 @@ export async function onPushInbound(svc: PushService, e: PushInbound): Promise<v
   if (e.inbound.kind !== 'event') return;
   if (e.inbound.event === 'unsubscribe') await recordUnfollow(svc, e.account, e.inbound.openid, e.receivedAt);
   if (e.inbound.event === 'TEMPLATESENDJOBFINISH' && e.inbound.msgId)
-    await onTemplateReceipt(e.inbound.msgId, e.inbound.status ?? '');
+    await onTemplateReceipt(svc.delivery.redis, e.inbound.msgId, e.inbound.status ?? '');
 }

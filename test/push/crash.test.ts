@@ -56,6 +56,8 @@ describe('a worker killed mid-push', () => {
         env: {
           ...process.env,
           PUSH_WORKER_SETTINGS: JSON.stringify({ ...testSettings(settings), WECHAT_API_BASE: sandbox.wechatBase }),
+          // Eight in flight: when it dies, some sends are done, some reserved mid-call, some not reserved yet.
+          PUSH_WORKER_CONCURRENCY: '8',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

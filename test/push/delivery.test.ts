@@ -178,8 +178,8 @@ describe('a tiered push', () => {
         async send(input) {
           const accepted = await deps.sender.send(input);
           const status = input.openid === people.gold!.openid ? 'success' : 'failed:user block';
-          expect(await onTemplateReceipt(accepted.msgId, status)).toBe(false);
-          setTimeout(() => void onTemplateReceipt(accepted.msgId, status), 50);
+          expect(await onTemplateReceipt(deps.redis, accepted.msgId, status)).toBe(false);
+          setTimeout(() => void onTemplateReceipt(deps.redis, accepted.msgId, status), 50);
           return accepted;
         },
       },
