@@ -43,9 +43,19 @@ async function timed<T>(bucket: number[], call: () => Promise<T>): Promise<T> {
   return result;
 }
 
+// REACH_RATE (operations per second across all workers): an open-loop pace, each worker starting its n-th
+// operation at n / (rate / workers) s. Unset, the workers replay as fast as they can (a saturation run).
+const rate = Number(process.env.REACH_RATE ?? 0) / workers;
+let maxLagMs = 0;
 const started = Date.now();
 for (const op of workload()) {
   if (op.follower % workers !== worker) continue;
+  if (rate > 0) {
+    const due = started + (ops * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
+    else maxLagMs = Math.max(maxLagMs, -wait);
+  }
   ops += 1;
   const openid = `o${op.follower}`;
   const base = { account: REACH_ACCOUNT, openid, at: op.at };
@@ -106,7 +116,7 @@ const seconds = (Date.now() - started) / 1000;
 await history.flush();
 // Wait until the report has left: exiting earlier drops a large IPC message.
 await new Promise<void>((resolve, reject) =>
-  process.send!({ worker, ops, seconds, timings }, undefined, {}, (err) => (err ? reject(err) : resolve())),
+  process.send!({ worker, ops, seconds, maxLagMs, timings }, undefined, {}, (err) => (err ? reject(err) : resolve())),
 );
 await history.close();
 await redis.quit();

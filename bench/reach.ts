@@ -19,6 +19,7 @@ interface WorkerReport {
   worker: number;
   ops: number;
   seconds: number;
+  maxLagMs: number;
   timings: { check: number[]; reserve: number[]; feed: number[] };
 }
 
@@ -91,7 +92,21 @@ function recount(events: ReachEventDoc[]) {
   return { followers, caps };
 }
 
+/** Both runs: as fast as the workers go (saturation), then open-loop at REACH_BENCH_RATE ops/s (default 2,000). */
 export async function benchReach(): Promise<string> {
+  const paced = Number(process.env.REACH_BENCH_RATE ?? 2000);
+  return [
+    '**Saturation** (each worker replays as fast as it can):',
+    '',
+    await soak(0),
+    '',
+    `**Paced** at ${paced.toLocaleString('en')} operations/s offered (open loop, split between the workers):`,
+    '',
+    await soak(paced),
+  ].join('\n');
+}
+
+async function soak(rate: number): Promise<string> {
   const services = await provisionBenchServices();
   const tag = randomBytes(3).toString('hex');
   const env = {
@@ -113,7 +128,7 @@ export async function benchReach(): Promise<string> {
           new Promise<WorkerReport>((resolve, reject) => {
             const child = fork(join(ROOT, 'bench', 'reach-worker.ts'), [], {
               execArgv: ['--import', 'tsx'],
-              env: { ...process.env, ...env, REACH_WORKER: String(worker) },
+              env: { ...process.env, ...env, REACH_WORKER: String(worker), REACH_RATE: String(rate) },
               stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
             });
             let report: WorkerReport | undefined;
@@ -169,6 +184,7 @@ export async function benchReach(): Promise<string> {
     return [
       `${ops.toLocaleString('en')} operations (${OPERATIONS.toLocaleString('en')} generated) across ${FOLLOWERS.toLocaleString('en')} followers, ` +
         `${WORKERS} worker processes, ${wall.toFixed(1)} s wall (${(ops / wall).toFixed(0)} ops/s); ` +
+        (rate > 0 ? `furthest behind schedule ${Math.max(...reports.map((r) => r.maxLagMs)).toFixed(0)} ms; ` : '') +
         `${events.length.toLocaleString('en')} history events.`,
       '',
       '| ledger call | count | p50 ms | p99 ms | p99.9 ms |',

@@ -16,6 +16,15 @@ if (!planId || !runId) throw new Error('usage: push-worker <planId> <runId>');
 const infra = await createInfra(loadConfig(settings), { logDestination: { write: () => undefined } });
 const deps = await createServices(infra);
 process.stdout.write('ready\n');
+// PUSH_WORKER_MEMORY=1: where the worker's memory is, every 5 s (heap, off-heap buffers, RSS), on stderr.
+if (process.env.PUSH_WORKER_MEMORY)
+  setInterval(() => {
+    const m = process.memoryUsage();
+    const mb = (n: number) => Math.round(n / 1048576);
+    process.stderr.write(
+      `[push worker memory] rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MB\n`,
+    );
+  }, 5000).unref();
 const started = performance.now();
 const summary = await runPlan({ ...deps.push.delivery, ...(concurrency ? { concurrency } : {}) }, planId, runId);
 process.stdout.write(`${JSON.stringify({ ...summary, seconds: (performance.now() - started) / 1000 })}\n`);
