@@ -127,7 +127,15 @@ export async function benchPush(n = Number(process.env.PUSH_BENCH_PROFILES ?? 20
 
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'bench', 'lib', 'push-worker.ts'), plan._id.toString(), 'bench'],
+      [
+        // PUSH_WORKER_HEAP_MB: the worker's V8 old-space cap, as a deployment sets one (docker/README).
+        ...(process.env.PUSH_WORKER_HEAP_MB ? [`--max-old-space-size=${process.env.PUSH_WORKER_HEAP_MB}`] : []),
+        '--import',
+        'tsx',
+        join(ROOT, 'bench', 'lib', 'push-worker.ts'),
+        plan._id.toString(),
+        'bench',
+      ],
       {
         cwd: ROOT,
         env: { ...process.env, PUSH_WORKER_SETTINGS: JSON.stringify(settings) },
@@ -171,7 +179,7 @@ export async function benchPush(n = Number(process.env.PUSH_BENCH_PROFILES ?? 20
       `| ${n} | ${sent}${timedOut ? ' (budget ran out)' : ''} | ${delivered} | ${twice} | ${runSeconds.toFixed(1)} | ${(sent / runSeconds).toFixed(0)} | ${peak} |`,
       '',
       `Target: ≥ 3,000 messages/s and < 400 MB. Load average when measured: ${os.loadavg()[0]!.toFixed(1)}. Seeding ${n} profiles + followers (insertMany, 5,000 per batch) ` +
-        `and the sandbox's followers took ${seedSeconds.toFixed(0)} s. One worker process, ${process.env.PUSH_WORKER_CONCURRENCY ?? 32} recipients in flight per ` +
+        `and the sandbox's followers took ${seedSeconds.toFixed(0)} s. One worker process${process.env.PUSH_WORKER_HEAP_MB ? ` (--max-old-space-size=${process.env.PUSH_WORKER_HEAP_MB})` : ''}, ${process.env.PUSH_WORKER_CONCURRENCY ?? 32} recipients in flight per ` +
         `batch of 200; each send = a unique send record (group-committed insert), Redis cap/blacklist/cool-down/token checks, the sandbox call, ` +
         `the record's update to sent (small bulks, one in flight). ${infra.mongo.flavor} ${infra.mongo.version}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}.`,
     ].join('\n');
