@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Types } from 'mongoose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Profile } from '../../src/crm/profiles/model.js';
 import {
   approveCampaign,
   attributeSubscribe,
@@ -516,7 +517,12 @@ describe('who is a new friend, and who is the referrer in disguise', () => {
     for (const f of [b, c, honest]) await f.scan(a.ticket);
     const [rb, rc, rh] = await Promise.all([b, c, honest].map((f) => referralOf(campaign._id, f.openid)));
     expect([rb!.state, rc!.state, rh!.state]).toEqual(['pending', 'pending', 'pending']);
-    const profileOfFriend = (openid: string) => eventually(() => live().app.deps.profileOf('default', openid));
+    // The identity is written a moment before its profile: wait for the profile itself, which is updated next.
+    const profileOfFriend = (openid: string) =>
+      eventually(async () => {
+        const id = await live().app.deps.profileOf('default', openid);
+        return id && (await Profile.exists({ _id: id })) ? id : undefined;
+      });
     const bProfile = await profileOfFriend(b.openid);
     await crm().identities.resolve({
       identities: [crm().identities.of.openid('default', b.openid), crm().identities.of.unionid(`uB_${uid()}`)],

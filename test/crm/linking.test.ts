@@ -19,6 +19,20 @@ describe('crm: one profile per person', () => {
     expect(view.followers).toHaveLength(2);
   });
 
+  it('an identity whose profile was never written (a crash in between) gets its profile on the next event', async () => {
+    const { crm } = t().deps;
+    const o = openid();
+    const orphan = new Types.ObjectId();
+    // What a process killed between the identity's insert and the profile's leaves behind.
+    await Identity.create({ kind: 'openid', key: `fund:${o}`, profileId: orphan, verified: false, source: 't' });
+    expect(await crm.identities.find(crm.identities.of.openid('fund', o))).toEqual(orphan);
+    expect(await Profile.exists({ _id: orphan })).toBeNull();
+    const again = await crm.followers.record(followerEvent({ account: 'fund', openid: o }));
+    expect(again.profileId).toBe(orphan.toHexString());
+    const view = await crm.profiles.view({ profileId: orphan });
+    expect(view.identities.map((i) => i.kind)).toEqual(['openid']);
+  });
+
   it('a follower first seen without unionid is merged when enrichment reveals it', async () => {
     const { crm } = t().deps;
     const u = unionid();

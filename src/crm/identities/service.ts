@@ -9,7 +9,14 @@
 import { Types } from 'mongoose';
 import { DomainError, isDuplicateKey } from '../../infra/errors.js';
 import type { CrmDeps } from '../deps.js';
-import { canonicalId, ensureProfile, profileFamily, idsFilter, type ProfileSeed } from '../profiles/family.js';
+import {
+  canonicalId,
+  ensureProfile,
+  profileFamily,
+  idsFilter,
+  survivorOf,
+  type ProfileSeed,
+} from '../profiles/family.js';
 import { Identity, LinkReview, Merge, type IdentityKind } from './model.js';
 import { mergeProfiles } from './merge.js';
 
@@ -103,7 +110,12 @@ export async function resolveProfile(deps: CrmDeps, input: ResolveInput): Promis
       target = fresh;
       created = true;
     } else {
-      target = await canonicalId(find(decisive)!.profileId);
+      const survivor = await survivorOf(find(decisive)!.profileId);
+      target = survivor.id;
+      // The identity is written before its profile, so a process that died in between left an identity whose
+      // profile never came: every later event would resolve to a profile no one can read or update. It is
+      // created now (idempotent: a creator still on its way finds it there and carries on).
+      if (!survivor.exists) await ensureProfile(target, { ...input.seed, source: input.source }, deps.config.tiers[0]!);
     }
     for (const identity of wanted) {
       if (identity === anchor) continue;

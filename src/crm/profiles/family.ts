@@ -26,13 +26,19 @@ export async function ensureProfile(id: Types.ObjectId, seed: ProfileSeed, defau
 
 /** Follows mergedInto to the surviving profile (a profile not created yet stands for itself). */
 export async function canonicalId(id: Types.ObjectId): Promise<Types.ObjectId> {
+  return (await survivorOf(id)).id;
+}
+
+/** The surviving profile, and whether its document exists (a profile not created yet stands for itself). */
+export async function survivorOf(id: Types.ObjectId): Promise<{ id: Types.ObjectId; exists: boolean }> {
   let current = id;
   for (let hop = 0; hop < 16; hop += 1) {
     const doc = await Profile.findById(current, { mergedInto: 1 }).lean();
-    if (!doc?.mergedInto) return current;
+    if (!doc) return { id: current, exists: false };
+    if (!doc.mergedInto) return { id: current, exists: true };
     current = doc.mergedInto;
   }
-  return current;
+  return { id: current, exists: true };
 }
 
 /** The survivor and every profile merged into it, directly or through a chain. */
