@@ -285,6 +285,7 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
     sender: createClientTemplateSender((account) => wechatClients(account)),
     templates,
     members: (audienceId) => membersOf({}, audienceId),
+    storage: infra.mongo,
     // Plans on the WeCom channel reach customers through their owners' group-send tasks (src/wecom).
     ...(config.wecom.corps.length > 0 ? { staff: staffGroupSender(wecomDomain.wecomDomain) } : {}),
     // Plans on the customer-service channel go only where the reach ledger says a window is open.

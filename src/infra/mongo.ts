@@ -47,17 +47,6 @@ export async function connectMongo(options: MongoOptions, logger: Logger): Promi
   return info;
 }
 
-let cachedInfo: Promise<MongoInfo> | undefined;
-
-/** What the connected server is, asked once per connection (a query plan may depend on it). */
-export function storageInfo(): Promise<MongoInfo> {
-  cachedInfo ??= mongoInfo().catch((err: unknown) => {
-    cachedInfo = undefined;
-    throw err;
-  });
-  return cachedInfo;
-}
-
 export async function mongoInfo(): Promise<MongoInfo> {
   const db = mongoose.connection.db;
   if (!db) throw new Error('mongo is not connected');
@@ -84,7 +73,6 @@ export async function pingMongo(timeoutMs = 1000): Promise<void> {
 export async function disconnectMongo(): Promise<void> {
   users = Math.max(0, users - 1);
   if (users > 0) return;
-  cachedInfo = undefined;
   connectedTo = undefined;
   await mongoose.disconnect();
 }

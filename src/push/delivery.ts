@@ -9,7 +9,6 @@ import { isDuplicateKey } from '../infra/errors.js';
 import { createInsertBatcher } from '../infra/insert-batcher.js';
 import { createUpdateBatcher } from '../infra/update-batcher.js';
 import type { Logger } from '../infra/logger.js';
-import { storageInfo } from '../infra/mongo.js';
 import type { Redis } from '../infra/redis.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
 import type { ReachLedger } from '../reach/index.js';
@@ -55,6 +54,8 @@ export interface PushDeps {
   sender: TemplateSender;
   templates: Map<string, MessageTemplate>;
   policy: PushPolicy;
+  /** What the store is: a large run reads its recipients one way on MongoDB and another on FerretDB. */
+  storage: { flavor: 'mongodb' | 'ferretdb' };
   /** The audience's members now (audiences/service.ts). */
   members(audienceId: string): Promise<Set<string>>;
   /** The reach ledger, asked once per template send (WeChat's quotas, caps across channels, quiet hours). */
@@ -168,7 +169,7 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
     plan.account,
     members,
     plan.channel === 'wecom' ? 'wecom' : 'wechat',
-    await storageInfo(),
+    deps.storage,
   );
   log.info({ members: members.length, recipients: source.mode }, 'push run pass started');
   let stopped = false;

@@ -32,6 +32,7 @@ export function createPushService(input: {
   sender: TemplateSender;
   templates: Map<string, MessageTemplate>;
   members(audienceId: string): Promise<Set<string>>;
+  storage: { flavor: 'mongodb' | 'ferretdb' };
   /** The `wecom` channel (absent: WeCom plans cannot start). */
   staff?: StaffGroupSender;
   /** The `customer_service` channel (absent: customer-service plans cannot start). */
@@ -50,6 +51,7 @@ export function createPushService(input: {
       sender: input.sender,
       templates: input.templates,
       members: (audienceId) => input.members(audienceId),
+      storage: input.storage,
       ...(input.staff ? { staff: input.staff } : {}),
       ...(input.customerService ? { customerService: input.customerService } : {}),
       policy: {

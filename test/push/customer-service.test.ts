@@ -26,6 +26,7 @@ beforeAll(() => {
     history: createReachHistory(app.deps.logger),
   });
   deps = {
+    storage: app.deps.push.delivery.storage,
     redis: app.deps.redis,
     logger: app.deps.logger,
     sender: { send: () => Promise.reject(new Error('no template sends in this test')) },

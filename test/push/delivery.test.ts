@@ -48,6 +48,7 @@ beforeAll(async () => {
     addedBy: 'staff:t',
   });
   deps = {
+    storage: app.deps.push.delivery.storage,
     redis: app.deps.redis,
     logger: app.deps.logger,
     sender: createClientTemplateSender((account) => app.deps.wechatClients(account)),
