@@ -11,7 +11,7 @@ import type { ReferralDeps } from './campaigns/referral/service.js';
 import { createReferralDeps, registerReferralHandlers, subscribeReferralEvents } from './campaigns/referral/wiring.js';
 import { claimsOf, type RedEnvelopeDeps } from './campaigns/redenvelope/service.js';
 import { followerEventOf } from './crm/bridge.js';
-import { createCrm, type Crm } from './crm/index.js';
+import { createCrm, profileFamily, type Crm } from './crm/index.js';
 import { createInboundQueue, type InboundQueue } from './crm/inbound-queue.js';
 import {
   createClientCustomerServiceSender,
@@ -169,6 +169,7 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
     defaultAccount: config.wechat.defaultAccount,
     logger,
     marketingAllowed: (profileId) => crm.consent.isMarketingAllowed({ profileId }, 'wechat'),
+    family: profileFamily,
     reach,
   });
   const eligibility = createEligibility({
@@ -228,16 +229,21 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
           key: `${n.claimId}${n.kind}:cs`,
         };
         const decision = await reach.reserve(cs);
+        logger.debug(
+          { claimId: n.claimId, kind: n.kind, verdict: decision.verdict, reason: decision.reason },
+          'payout notice channel',
+        );
         if (decision.verdict === 'allow') {
           try {
             await wechatClients(n.account).sendCustomMessage(n.openid, { msgtype: 'text', text: { content: text } });
             return;
           } catch (err) {
+            logger.debug({ claimId: n.claimId, err }, 'payout notice customer-service send refused');
             if (!isPlatformError(err) || err.disposition !== 'give_up') throw err;
             await reach.release(cs, decision);
           }
         }
-        await notices.notify({
+        const result = await notices.notify({
           profileId: n.profileId,
           kind: 'payout_status',
           vars: {
@@ -245,7 +251,11 @@ export async function createServices(infra: Infra, overrides: ServiceOverrides =
             status: { paid: '已到账', confirm_needed: '待确认收款', failed: '发放失败' }[n.kind],
           },
           idempotencyKey: `${n.claimId}${n.kind}`,
+          // Where the customer claimed: a merged profile may also follow other accounts.
+          to: { account: n.account, openid: n.openid },
         });
+        // Not sent is not told: the claim's notice is tried again rather than counted as delivered.
+        if (!result.sent) throw new Error(`payout notice not sent: ${result.reason}`);
       },
     },
   });

@@ -16,7 +16,7 @@ import * as identities from './identities/service.js';
 import * as imports from './imports/service.js';
 import * as ingestion from './ingestion/service.js';
 import { createPhoneVault } from './phone.js';
-import { idsFilter, toObjectId } from './profiles/family.js';
+import { idsFilter, profileFamily, toObjectId } from './profiles/family.js';
 import * as profiles from './profiles/service.js';
 import * as rules from './rules/service.js';
 import * as tags from './tags/service.js';
@@ -31,7 +31,7 @@ export type { IdentityKind } from './identities/model.js';
 export type { IngestOutcome } from './ingestion/service.js';
 export type { PresentedProfile, ProfileQuery, ProfilePatch } from './profiles/service.js';
 export type { TimelineInput } from './timeline/service.js';
-export { idsFilter, toObjectId };
+export { idsFilter, profileFamily, toObjectId };
 
 export interface CrmOptions {
   config: AppConfig;

@@ -374,6 +374,7 @@ export async function confirmTransfers(world: DemoWorld, timeoutMs: number): Pro
     for (const c of claims) {
       const state = (c.payout as { state?: string } | undefined)?.state;
       const pkg = (c.payout as { packageInfo?: string } | undefined)?.packageInfo;
+      const told = (c.payout as { confirmToldAt?: Date } | undefined)?.confirmToldAt !== undefined;
       if (state === 'wait_user_confirm' && pkg && confirming.get(String(c.openid)) && !done.has(String(c._id))) {
         done.add(String(c._id));
         try {
@@ -385,7 +386,8 @@ export async function confirmTransfers(world: DemoWorld, timeoutMs: number): Pro
       const finalOrWaiting =
         state === 'success' ||
         state === 'failed' ||
-        (state === 'wait_user_confirm' && !confirming.get(String(c.openid)));
+        // One who never confirms has settled once told how to (the promise: they know what to do).
+        (state === 'wait_user_confirm' && !confirming.get(String(c.openid)) && told);
       if (!finalOrWaiting) open += 1;
     }
     return open === 0;

@@ -102,7 +102,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const sandbox = await startSandbox({ port: options.sandboxPort ?? 0, host: '127.0.0.1' });
   const env: RawSettings = {
     APP_ENV: 'development',
-    LOG_LEVEL: 'warn',
+    // DEMO_LOG_LEVEL=debug makes the processes' logs (in logDir) tell a drill's story, e.g. each payout notice.
+    LOG_LEVEL: process.env.DEMO_LOG_LEVEL ?? 'warn',
     SANDBOX: 'false',
     HOST: '127.0.0.1',
     PUBLIC_BASE_URL: webUrl,

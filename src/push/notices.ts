@@ -40,6 +40,11 @@ export interface NoticeInput {
   /** Stable per notice: becomes client_msg_id (WeChat drops a repeat within 10 minutes). */
   idempotencyKey: string;
   url?: string;
+  /**
+   * The follower the notice is about (e.g. the one who claimed an envelope): sent there while they follow,
+   * else to the account the customer follows by the usual preference.
+   */
+  to?: { account: string; openid: string };
 }
 
 export type NoticeResult = { sent: true; account: string; msgId: string } | { sent: false; reason: string };
@@ -54,6 +59,8 @@ export function createServiceNotices(deps: {
   defaultAccount: string;
   logger: Logger;
   marketingAllowed(profileId: Types.ObjectId): Promise<boolean>;
+  /** The profile and those merged into it: their followers are the customer's too (unmerged: itself). */
+  family?(profileId: Types.ObjectId): Promise<Types.ObjectId[]>;
   /** Asked before each send: template notices are transactional unless the template is marketing. */
   reach?: Pick<ReachLedger, 'reserve' | 'release'>;
 }): ServiceNotices {
@@ -66,10 +73,24 @@ export function createServiceNotices(deps: {
       if (template.marketing && !(await deps.marketingAllowed(profileId))) return { sent: false, reason: 'consent' };
       const db = mongoose.connection.db;
       if (!db) throw new Error('mongo is not connected');
-      const followers = await db
-        .collection('crm_followers')
-        .find({ profileId, subscribed: true }, { projection: { account: 1, openid: 1 } })
-        .toArray();
+      const followersOf = db.collection('crm_followers');
+      const projection = { projection: { account: 1, openid: 1 } };
+      const named = input.to
+        ? await followersOf.findOne(
+            { account: input.to.account, openid: input.to.openid, subscribed: true },
+            projection,
+          )
+        : null;
+      const family = named ? [] : ((await deps.family?.(profileId)) ?? [profileId]);
+      const followers = named
+        ? [named]
+        : await followersOf
+            .find(
+              // One id by equality: FerretDB filters `$in` in its own process, after reading every follower.
+              { profileId: family.length === 1 ? family[0] : { $in: family }, subscribed: true },
+              projection,
+            )
+            .toArray();
       const follower = followers.find((f) => f.account === deps.defaultAccount) ?? followers[0];
       if (!follower) return { sent: false, reason: 'not_follower' };
       const account = String(follower.account);

@@ -100,7 +100,12 @@ export async function unexplainedEnvelopes(run: DayRun): Promise<string[]> {
       (payout.state === 'wait_user_confirm' && !!payout.packageInfo && told('待确认收款')) ||
       (payout.state === 'failed' && payout.caseState !== undefined && told('发放失败')) ||
       ((payout.state === 'pending' || payout.state === 'submitted') && !!payout.lastError);
-    if (!ok) problems.push(`${String(c._id)}: ${payout.state ?? 'no payout'} (${payout.lastError ?? 'no reason'})`);
+    if (!ok)
+      problems.push(
+        `${String(c._id)}: ${payout.state ?? 'no payout'} (${payout.lastError ?? 'no reason'}; package ${
+          payout.packageInfo ? 'kept' : 'missing'
+        }; profile ${String(c.profileId)}; inbox: ${inbox.slice(-4).join(' | ') || 'empty'})`,
+      );
   }
   return problems;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Types } from 'mongoose';
 import {
   approveCampaign,
   budgetReport,
@@ -358,6 +359,35 @@ describe('payouts', () => {
     expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([
       expect.objectContaining({ kind: 'failed', reason: '商户资金不足' }),
     ]);
+  });
+
+  it('tells a customer how to confirm their transfer even when the first message could not go out', async () => {
+    const campaign = await runningCampaign({ prize: { kind: 'fixed', amountFen: 77, count: 2 }, budgetFen: 154 });
+    pay.behaviour.set('o_ask-untold', 'confirm');
+    const r = await claimFor(campaign._id, 'ask-untold');
+    if (r.status !== 'won') throw new Error('expected a win');
+    notifierDown = true;
+    try {
+      expect(await payClaim(deps, r.claimId)).toBe('wait_user_confirm');
+    } finally {
+      notifierDown = false;
+    }
+    expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([]);
+    expect((await RedEnvelopeClaim.findById(r.claimId).lean())?.payout?.confirmToldAt).toBeUndefined();
+    // Too fresh: a notice may still be on its way.
+    await reconcilePayouts(deps);
+    expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([]);
+    // Half a minute on, reconciliation tells them, with the package, and only once.
+    await RedEnvelopeClaim.collection.updateOne(
+      { _id: new Types.ObjectId(r.claimId) },
+      { $set: { updatedAt: new Date(Date.now() - 60_000) } },
+    );
+    await reconcilePayouts(deps);
+    await reconcilePayouts(deps);
+    expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([
+      expect.objectContaining({ kind: 'confirm_needed', packageInfo: expect.stringMatching(/^pkg-/) as unknown }),
+    ]);
+    expect((await RedEnvelopeClaim.findById(r.claimId).lean())?.payout?.confirmToldAt).toBeInstanceOf(Date);
   });
 
   it('keeps the package a customer confirms with, and recovers one a crash lost, though queries never carry it', async () => {

@@ -89,6 +89,8 @@ const claimSchema = new Schema(
       caseState: { type: String, enum: ['open', 'resolved'] },
       // When the customer was told their payout failed: until then reconciliation keeps trying to tell them.
       failedToldAt: { type: Date },
+      // When the customer waiting to confirm was told how: likewise re-sent by reconciliation until then.
+      confirmToldAt: { type: Date },
     },
   },
   { timestamps: true, collection: 'red_envelope_claims' },

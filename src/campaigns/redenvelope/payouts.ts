@@ -26,6 +26,12 @@ const FAIL_REASONS: Record<string, string> = {
   CANCELLED: '转账已撤销',
 };
 
+/** Notices whose sending is recorded on the claim, for reconciliation to repeat until they went out. */
+const TOLD_FIELD: Partial<Record<ClaimNoticeKind, string>> = {
+  failed: 'payout.failedToldAt',
+  confirm_needed: 'payout.confirmToldAt',
+};
+
 function reasonText(code: string | undefined): string {
   return (code && FAIL_REASONS[code]) ?? '发放失败';
 }
@@ -41,11 +47,16 @@ async function notifyOnce(
   extra: { packageInfo?: string; reason?: string },
 ) {
   const marker = `re:notice:${claim._id.toString()}:${kind}`;
-  // A failure notice is also recorded on the claim once sent (failedToldAt) and re-driven by reconciliation
-  // until then, so its marker only guards a send in flight: one left by a killed worker expires soon.
-  const ttl = kind === 'failed' ? 600 : 30 * 86_400;
+  // A failure or confirmation notice is also recorded on the claim once sent (failedToldAt, confirmToldAt) and
+  // re-driven by reconciliation until then, so its marker only guards a send in flight: one left by a killed
+  // worker expires soon.
+  const toldField = TOLD_FIELD[kind];
+  const ttl = toldField ? 600 : 30 * 86_400;
   const fresh = await deps.redis.set(marker, '1', 'EX', ttl, 'NX');
-  if (fresh !== 'OK') return;
+  if (fresh !== 'OK') {
+    deps.logger.debug({ claimId: claim._id.toString(), kind }, 'claim notice already sent or in flight');
+    return;
+  }
   await deps.notifier
     .notify({
       claimId: claim._id.toString(),
@@ -57,8 +68,7 @@ async function notifyOnce(
       ...extra,
     })
     .then(async () => {
-      if (kind === 'failed')
-        await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { 'payout.failedToldAt': new Date() } });
+      if (toldField) await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { [toldField]: new Date() } });
     })
     .catch(async (err: unknown) => {
       // Not sent: the marker goes, so the claim's next drive (reconciliation re-drives a claim waiting for
@@ -229,7 +239,7 @@ export async function onTransferUpdate(
  */
 export async function reconcilePayouts(
   deps: RedEnvelopeDeps,
-  options: { staleAfterMs?: number; limit?: number; concurrency?: number } = {},
+  options: { staleAfterMs?: number; untoldAfterMs?: number; limit?: number; concurrency?: number } = {},
 ) {
   const now = deps.now?.() ?? new Date();
   const stale = new Date(now.getTime() - (options.staleAfterMs ?? 60_000));
@@ -263,6 +273,21 @@ export async function reconcilePayouts(
     .lean<ClaimDoc[]>();
   for (const claim of untold)
     await notifyOnce(deps, claim, 'failed', { reason: claim.payout?.failReason ?? reasonText(undefined) });
+  // Bills waiting for their customer who was never told how to confirm (the notice failed or was cut short).
+  const unasked = await RedEnvelopeClaim.find({
+    'payout.state': 'wait_user_confirm',
+    'payout.confirmToldAt': { $exists: false },
+    updatedAt: { $lte: new Date(now.getTime() - (options.untoldAfterMs ?? 30_000)) },
+  })
+    .limit(options.limit ?? 500)
+    .lean<ClaimDoc[]>();
+  for (const claim of unasked)
+    await notifyOnce(
+      deps,
+      claim,
+      'confirm_needed',
+      claim.payout?.packageInfo ? { packageInfo: claim.payout.packageInfo } : {},
+    );
   return due.length;
 }
 
