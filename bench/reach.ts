@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { createRedis } from '../src/infra/redis.js';
-import { DEFAULT_REACH_POLICY, ReachEvent, type ReachEventDoc } from '../src/reach/index.js';
+import { DEFAULT_REACH_POLICY, readReachHistory, type ReachEventDoc } from '../src/reach/index.js';
 import { provisionBenchServices, ROOT } from './lib/service.js';
 import { FOLLOWERS, OPERATIONS, REACH_ACCOUNT } from './reach-workload.js';
 
@@ -119,7 +119,6 @@ async function soak(rate: number): Promise<string> {
   await mongoose.connect(env.MONGO_URL, { dbName: env.MONGO_DATABASE, maxPoolSize: 10 });
   const redis = createRedis({ url: env.REDIS_URL, prefix: env.REDIS_PREFIX });
   try {
-    await ReachEvent.init();
     const started = Date.now();
     const reports = await Promise.all(
       Array.from(
@@ -142,7 +141,8 @@ async function soak(rate: number): Promise<string> {
     );
     const wall = (Date.now() - started) / 1000;
 
-    const events = await ReachEvent.find({ account: REACH_ACCOUNT }).lean<ReachEventDoc[]>();
+    const events: ReachEventDoc[] = [];
+    for await (const e of readReachHistory({ account: REACH_ACCOUNT })) events.push(e);
     events.sort((a, b) => a.at.getTime() - b.at.getTime());
     const expected = recount(events);
     let compared = 0;

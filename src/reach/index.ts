@@ -33,7 +33,13 @@ export {
   type ReachLedger,
   type ReachRequest,
 } from './ledger.js';
-export { ReachEvent, createReachHistory, type ReachEventDoc, type ReachHistory } from './model.js';
+export {
+  createReachHistory,
+  readReachHistory,
+  type ReachEventDoc,
+  type ReachHistory,
+  type ReachHistoryFilter,
+} from './model.js';
 export {
   DEFAULT_REACH_POLICY,
   REACH_CHANNELS,

@@ -1,59 +1,106 @@
 /**
- * The reach ledger's MongoDB history: every keyed event is stored once under its key, a retried write adds
- * nothing, and a database written by an earlier version (the key in its own uniquely indexed field) is migrated
- * before the first write instead of refusing every new event.
+ * The reach ledger's MongoDB history: events are written in pages (one document per flush), each key is read
+ * once however often it was written, and events stored one document each by earlier versions are still read.
  */
 import { randomUUID } from 'node:crypto';
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { createReachHistory, ReachEvent, type ReachEventDoc } from '../../src/reach/index.js';
+import { createReachHistory, readReachHistory, type ReachEventDoc } from '../../src/reach/index.js';
 import { useTestApp } from '../support/app.js';
 
 const app = useTestApp();
 
-const event = (key: string, at = new Date()): ReachEventDoc => ({
+const event = (account: string, key: string, at = new Date()): ReachEventDoc => ({
   key,
   type: 'open',
-  account: 'default',
+  account,
   openid: `oHist${randomUUID().slice(0, 8)}`,
   window: 'message',
   reason: 'message',
   at,
 });
 
-describe('reach history', () => {
-  it('drops the legacy key index, then stores each event once under its key', async () => {
-    // What an earlier version left: a unique index on `key` and a document keeping its key in that field.
-    await ReachEvent.collection.createIndex({ key: 1 }, { unique: true, name: 'key_1' });
-    await ReachEvent.collection.insertOne({ _id: 'legacy-doc', key: 'open:legacy', type: 'open' } as never);
+async function read(filter: Parameters<typeof readReachHistory>[0]): Promise<ReachEventDoc[]> {
+  const out: ReachEventDoc[] = [];
+  for await (const e of readReachHistory(filter)) out.push(e);
+  return out;
+}
 
+const pagesOf = (account: string) =>
+  mongoose.connection.collection('reach_history_pages').find({ accounts: account }).toArray();
+
+describe('reach history', () => {
+  it('stores a flush as one page and reads each key once, the first write winning', async () => {
+    const account = `acct${randomUUID().slice(0, 8)}`;
     const history = createReachHistory(app().deps.logger, { intervalMs: 10 });
-    const first = event(`open:${randomUUID()}`);
-    const second = event(`open:${randomUUID()}`);
+    const first = event(account, `open:${randomUUID()}`);
+    const second = event(account, `open:${randomUUID()}`);
     history.add(first);
     history.add(second);
-    history.add({ ...first, reason: 'retried' }); // the same key again: nothing new
+    history.add({ ...first, reason: 'retried' }); // the same key again before the flush: stored once
     await history.flush();
-    history.add({ ...second, reason: 'retried later' });
+    history.add({ ...second, reason: 'retried later' }); // again after: a later page, ignored on read
     await history.close();
 
-    const names = (await ReachEvent.collection.listIndexes().toArray()).map((ix) => String(ix.name));
-    expect(names).not.toContain('key_1');
-    const stored = await ReachEvent.find({ _id: { $in: [first.key, second.key] } })
-      .lean()
-      .then((docs) => docs.sort((a, b) => a._id.localeCompare(b._id)));
-    expect(stored.map((d) => [d._id, d.reason, 'key' in d])).toEqual(
-      [first, second].sort((a, b) => a.key.localeCompare(b.key)).map((e) => [e.key, 'message', false]),
+    const pages = await pagesOf(account);
+    expect(pages.map((p) => p.count as number).sort()).toEqual([1, 2]);
+    const events = await read({ account });
+    expect(events.map((e) => [e.key, e.reason]).sort()).toEqual(
+      [
+        [first.key, 'message'],
+        [second.key, 'message'],
+      ].sort(),
     );
-    expect(await ReachEvent.countDocuments({ openid: { $in: [first.openid, second.openid] } })).toBe(2);
+    expect(await read({ account, openid: second.openid })).toHaveLength(1);
   });
 
-  it('writes a batch in one go and keeps undefined fields out of the documents', async () => {
+  it('splits a full buffer into pages and keeps undefined fields out of the events', async () => {
+    const account = `acct${randomUUID().slice(0, 8)}`;
     const history = createReachHistory(app().deps.logger, { intervalMs: 10_000, batch: 50 });
-    const events = Array.from({ length: 120 }, () => event(`open:${randomUUID()}`));
+    const base = Date.parse('2026-12-01T00:00:00Z');
+    const events = Array.from({ length: 120 }, (_, i) => ({
+      ...event(account, `open:${randomUUID()}`, new Date(base + i * 60_000)),
+      profileId: undefined,
+    }));
     for (const e of events) history.add(e);
     await history.flush();
-    const stored = await ReachEvent.find({ _id: { $in: events.map((e) => e.key) } }).lean();
-    expect(stored).toHaveLength(120);
-    expect(stored.every((d) => !('until' in d) && !('profileId' in d))).toBe(true);
+
+    const pages = await pagesOf(account);
+    expect(pages.map((p) => p.count as number).sort((a, b) => a - b)).toEqual([20, 50, 50]);
+    for (const p of pages) {
+      const stored = JSON.parse(p.events as string) as Record<string, unknown>[];
+      expect(stored).toHaveLength(p.count as number);
+      const times = stored.map((e) => Date.parse(e.at as string));
+      expect([(p.from as Date).getTime(), (p.to as Date).getTime()]).toEqual([Math.min(...times), Math.max(...times)]);
+      expect(stored.every((e) => !('profileId' in e) && !('until' in e))).toBe(true);
+    }
+    // A time range selects the pages overlapping it and the events inside it.
+    const window = await read({ account, from: new Date(base + 30 * 60_000), to: new Date(base + 59 * 60_000) });
+    expect(window.map((e) => e.key).sort()).toEqual(
+      events
+        .slice(30, 60)
+        .map((e) => e.key)
+        .sort(),
+    );
+  });
+
+  it('reads events stored one document each by an earlier version, and their keys once', async () => {
+    const account = `acct${randomUUID().slice(0, 8)}`;
+    const old = event(account, `open:${randomUUID()}`, new Date('2026-11-30T12:00:00Z'));
+    const { key, ...rest } = old;
+    await mongoose.connection
+      .collection<{ _id: string }>('reach_events')
+      .insertOne({ _id: key, ...rest, reason: 'stored before pages' } as { _id: string });
+    const history = createReachHistory(app().deps.logger, { intervalMs: 10 });
+    history.add({ ...old, reason: 'retried after the upgrade' });
+    const fresh = event(account, `open:${randomUUID()}`);
+    history.add(fresh);
+    await history.close();
+
+    const events = await read({ account });
+    expect(events.map((e) => [e.key, e.reason])).toEqual([
+      [old.key, 'stored before pages'],
+      [fresh.key, 'message'],
+    ]);
   });
 });
