@@ -388,6 +388,12 @@ describe('payouts', () => {
       expect.objectContaining({ kind: 'confirm_needed', packageInfo: expect.stringMatching(/^pkg-/) as unknown }),
     ]);
     expect((await RedEnvelopeClaim.findById(r.claimId).lean())?.payout?.confirmToldAt).toBeInstanceOf(Date);
+    // Still waiting an hour later, its in-flight marker long gone: re-driven, but not messaged again.
+    await deps.redis.del(`re:notice:${r.claimId}:confirm_needed`);
+    await RedEnvelopeClaim.updateOne({ _id: r.claimId }, { 'payout.nextAttemptAt': new Date(0) });
+    expect(await reconcilePayouts(deps)).toBeGreaterThanOrEqual(1);
+    expect((await claimsOf('ask-untold'))[0]?.state).toBe('wait_user_confirm');
+    expect(notices.filter((n) => n.claimId === r.claimId)).toHaveLength(1);
   });
 
   it('keeps the package a customer confirms with, and recovers one a crash lost, though queries never carry it', async () => {

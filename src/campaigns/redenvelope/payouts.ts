@@ -51,6 +51,14 @@ async function notifyOnce(
   // re-driven by reconciliation until then, so its marker only guards a send in flight: one left by a killed
   // worker expires soon.
   const toldField = TOLD_FIELD[kind];
+  // Told already (the durable record): a claim re-driven while it waits must not message its customer again.
+  const toldAt =
+    kind === 'failed'
+      ? claim.payout?.failedToldAt
+      : kind === 'confirm_needed'
+        ? claim.payout?.confirmToldAt
+        : undefined;
+  if (toldAt) return;
   const ttl = toldField ? 600 : 30 * 86_400;
   const fresh = await deps.redis.set(marker, '1', 'EX', ttl, 'NX');
   if (fresh !== 'OK') {
