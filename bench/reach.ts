@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
+import { ensureIndexes } from '../src/infra/runtime.js';
 import { createRedis } from '../src/infra/redis.js';
 import { DEFAULT_REACH_POLICY, readReachHistory, type ReachEventDoc } from '../src/reach/index.js';
 import { provisionBenchServices, ROOT } from './lib/service.js';
@@ -119,6 +120,8 @@ async function soak(rate: number): Promise<string> {
   await mongoose.connect(env.MONGO_URL, { dbName: env.MONGO_DATABASE, maxPoolSize: 10 });
   const redis = createRedis({ url: env.REDIS_URL, prefix: env.REDIS_PREFIX });
   try {
+    // The history's indexes as in production (the service builds them at start-up).
+    await ensureIndexes();
     const started = Date.now();
     const reports = await Promise.all(
       Array.from(

@@ -4,7 +4,7 @@
  * report or a recount reads (`readReachHistory`). Written in pages, one document per flushed batch, so the check
  * path never waits on it and the store spends one row on a few hundred events.
  */
-import mongoose from 'mongoose';
+import mongoose, { Schema } from 'mongoose';
 import type { Logger } from '../infra/logger.js';
 
 export type ReachEventType =
@@ -53,21 +53,24 @@ export interface StoredReachPage {
   events: string;
 }
 
-const PAGES = 'reach_history_pages';
+// A mongoose model only for its index, built at start-up with every other (ensureIndexes): writes and reads go
+// straight to the driver, so no page is cast field by field on the ledger's event loop.
+const pageSchema = new Schema<StoredReachPage>(
+  {
+    from: { type: Date, required: true },
+    to: { type: Date, required: true },
+    accounts: [String],
+    count: { type: Number, required: true },
+    events: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+pageSchema.index({ to: 1, from: 1 });
+const ReachHistoryPage = mongoose.model<StoredReachPage>('ReachHistoryPage', pageSchema, 'reach_history_pages');
+const pages = () => ReachHistoryPage.collection as unknown as mongoose.mongo.Collection<StoredReachPage>;
+
 /** Where events were stored one document each (key as `_id`) before pages: still read, never written. */
 const LEGACY_EVENTS = 'reach_events';
-
-const pages = () => mongoose.connection.collection<StoredReachPage>(PAGES);
-
-let indexed: Promise<unknown> | undefined;
-/** The page index (time ranges); once per process, tried again by the next write if it failed. */
-function ensurePageIndex(): Promise<unknown> {
-  indexed ??= pages().createIndex({ to: 1, from: 1 });
-  indexed.catch(() => {
-    indexed = undefined;
-  });
-  return indexed;
-}
 
 /** At most this many events per page (a flush of more writes several pages). */
 const PAGE_EVENTS = 500;
@@ -96,7 +99,6 @@ export function createReachHistory(
       const seen = new Set<string>();
       const unique = docs.filter((d) => !seen.has(d.key) && seen.add(d.key));
       try {
-        await ensurePageIndex();
         // Straight to the driver: these documents are built by the ledger itself (typed, never user input), and
         // mongoose's casting of a large batch held the event loop for milliseconds, the tail of every ledger call
         // waiting behind it. JSON leaves undefined fields out, as mongoose would.

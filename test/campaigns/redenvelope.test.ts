@@ -86,6 +86,15 @@ const pay = transferDouble();
 const facts = new Map<string, RiskFacts>();
 const notices: { claimId: string; kind: string; reason?: string }[] = [];
 let notifierDown = false;
+/** Runs `work` while every customer notice fails, as when WeChat is unreachable. */
+async function whileNotifierDown<T>(work: () => Promise<T>): Promise<T> {
+  notifierDown = true;
+  try {
+    return await work();
+  } finally {
+    notifierDown = false;
+  }
+}
 let deps: RedEnvelopeDeps;
 const scheduled: string[] = [];
 
@@ -344,12 +353,7 @@ describe('payouts', () => {
     pay.behaviour.set('o_pay-untold', 'not_enough');
     const r = await claimFor(campaign._id, 'pay-untold');
     if (r.status !== 'won') throw new Error('expected a win');
-    notifierDown = true;
-    try {
-      await payClaim(deps, r.claimId);
-    } finally {
-      notifierDown = false;
-    }
+    await whileNotifierDown(() => payClaim(deps, r.claimId));
     expect((await claimsOf('pay-untold'))[0]?.state).toBe('failed');
     expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([]);
     // Reconciliation re-drives the untold failure once it is a minute old, and only until it is told.
@@ -366,12 +370,7 @@ describe('payouts', () => {
     pay.behaviour.set('o_ask-untold', 'confirm');
     const r = await claimFor(campaign._id, 'ask-untold');
     if (r.status !== 'won') throw new Error('expected a win');
-    notifierDown = true;
-    try {
-      expect(await payClaim(deps, r.claimId)).toBe('wait_user_confirm');
-    } finally {
-      notifierDown = false;
-    }
+    expect(await whileNotifierDown(() => payClaim(deps, r.claimId))).toBe('wait_user_confirm');
     expect(notices.filter((n) => n.claimId === r.claimId)).toEqual([]);
     expect((await RedEnvelopeClaim.findById(r.claimId).lean())?.payout?.confirmToldAt).toBeUndefined();
     // Too fresh: a notice may still be on its way.

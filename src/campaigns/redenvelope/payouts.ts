@@ -26,10 +26,10 @@ const FAIL_REASONS: Record<string, string> = {
   CANCELLED: '转账已撤销',
 };
 
-/** Notices whose sending is recorded on the claim, for reconciliation to repeat until they went out. */
-const TOLD_FIELD: Partial<Record<ClaimNoticeKind, string>> = {
-  failed: 'payout.failedToldAt',
-  confirm_needed: 'payout.confirmToldAt',
+/** Notices whose sending is recorded on the claim (under `payout`), for reconciliation to repeat until sent. */
+const TOLD_AT: Partial<Record<ClaimNoticeKind, 'failedToldAt' | 'confirmToldAt'>> = {
+  failed: 'failedToldAt',
+  confirm_needed: 'confirmToldAt',
 };
 
 function reasonText(code: string | undefined): string {
@@ -50,16 +50,10 @@ async function notifyOnce(
   // A failure or confirmation notice is also recorded on the claim once sent (failedToldAt, confirmToldAt) and
   // re-driven by reconciliation until then, so its marker only guards a send in flight: one left by a killed
   // worker expires soon.
-  const toldField = TOLD_FIELD[kind];
+  const told = TOLD_AT[kind];
   // Told already (the durable record): a claim re-driven while it waits must not message its customer again.
-  const toldAt =
-    kind === 'failed'
-      ? claim.payout?.failedToldAt
-      : kind === 'confirm_needed'
-        ? claim.payout?.confirmToldAt
-        : undefined;
-  if (toldAt) return;
-  const ttl = toldField ? 600 : 30 * 86_400;
+  if (told && claim.payout?.[told]) return;
+  const ttl = told ? 600 : 30 * 86_400;
   const fresh = await deps.redis.set(marker, '1', 'EX', ttl, 'NX');
   if (fresh !== 'OK') {
     deps.logger.debug({ claimId: claim._id.toString(), kind }, 'claim notice already sent or in flight');
@@ -76,7 +70,7 @@ async function notifyOnce(
       ...extra,
     })
     .then(async () => {
-      if (toldField) await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { [toldField]: new Date() } });
+      if (told) await RedEnvelopeClaim.updateOne({ _id: claim._id }, { $set: { [`payout.${told}`]: new Date() } });
     })
     .catch(async (err: unknown) => {
       // Not sent: the marker goes, so the claim's next drive (reconciliation re-drives a claim waiting for
