@@ -130,6 +130,8 @@ export async function benchPush(n = Number(process.env.PUSH_BENCH_PROFILES ?? 20
       [
         // PUSH_WORKER_HEAP_MB: the worker's V8 old-space cap, as a deployment sets one (docker/README).
         ...(process.env.PUSH_WORKER_HEAP_MB ? [`--max-old-space-size=${process.env.PUSH_WORKER_HEAP_MB}`] : []),
+        // PUSH_WORKER_NODE_ARGS: more flags for the worker's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+        ...(process.env.PUSH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         '--import',
         'tsx',
         join(ROOT, 'bench', 'lib', 'push-worker.ts'),
