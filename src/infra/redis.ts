@@ -2,6 +2,7 @@
  * Redis: dedup, locks, rate limits, exact counters and caches. Every key goes through the configured
  * prefix (ioredis keyPrefix; it also prefixes the KEYS of Lua scripts), so tests and tenants never collide.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { withTimeout } from './mongo.js';
 
@@ -48,4 +49,17 @@ export async function deleteByPrefix(redis: Redis, fullPrefix: string): Promise<
     if (keys.length > 0) removed += await redis.del(...keys.map((k) => (k.startsWith(own) ? k.slice(own.length) : k)));
   } while (cursor !== '0');
   return removed;
+}
+
+/** A Lua script run by EVALSHA first (its body crosses the wire once per Redis restart, not on every call), EVAL on NOSCRIPT. */
+export function redisScript(body: string) {
+  const sha = createHash('sha1').update(body).digest('hex');
+  return async (redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(body, keys.length, ...keys, ...args);
+    }
+  };
 }

@@ -5,9 +5,9 @@
  * read and spent by a single Lua script so concurrent senders in any process can never overspend a quota.
  * Every decision that spends or refuses lands in the MongoDB history with its reason.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../infra/logger.js';
-import type { Redis } from '../infra/redis.js';
+import { redisScript, type Redis } from '../infra/redis.js';
 import { inGlobalControl, type HoldoutPolicy } from './holdouts.js';
 import type { ReachEventDoc, ReachHistory } from './model.js';
 import {
@@ -262,20 +262,8 @@ end
 redis.call('EXPIRE', h, tonumber(ARGV[6]))
 return changed`;
 
-/** EVALSHA first (the script body is sent once per Redis restart, not on every call), EVAL on NOSCRIPT. */
-function scriptOf(body: string) {
-  const sha = createHash('sha1').update(body).digest('hex');
-  return async (redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> => {
-    try {
-      return await redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(body, keys.length, ...keys, ...args);
-    }
-  };
-}
-const decideScript = scriptOf(DECIDE);
-const openScript = scriptOf(OPEN);
+const decideScript = redisScript(DECIDE);
+const openScript = redisScript(OPEN);
 
 interface ScriptAnswer {
   allow: boolean;
