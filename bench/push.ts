@@ -182,8 +182,8 @@ export async function benchPush(n = Number(process.env.PUSH_BENCH_PROFILES ?? 20
       '',
       `Target: ≥ 3,000 messages/s and < 400 MB. Load average when measured: ${os.loadavg()[0]!.toFixed(1)}. Seeding ${n} profiles + followers (insertMany, 5,000 per batch) ` +
         `and the sandbox's followers took ${seedSeconds.toFixed(0)} s. One worker process${process.env.PUSH_WORKER_HEAP_MB ? ` (--max-old-space-size=${process.env.PUSH_WORKER_HEAP_MB})` : ''}, ${process.env.PUSH_WORKER_CONCURRENCY ?? 32} recipients in flight per ` +
-        `batch of 200; each send = a unique send record (group-committed insert), Redis cap/blacklist/cool-down/token checks, the sandbox call, ` +
-        `the record's update to sent (small bulks, one in flight). ${infra.mongo.flavor} ${infra.mongo.version}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}.`,
+        `batch of 200; per batch one claim script, one intent page and the rules in two Redis round trips; per send the reach ledger, a token ` +
+        `(taken in handfuls), the sandbox call and one record written once with its outcome (group-committed inserts, no update). ${infra.mongo.flavor} ${infra.mongo.version}; ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}.`,
     ].join('\n');
   } finally {
     await mongoose.connection.db?.dropDatabase().catch(() => undefined);

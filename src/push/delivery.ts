@@ -1,22 +1,20 @@
 /**
  * Delivering a push run: for each member of the audience, pick the content for their tier and variant,
- * apply the anti-harassment rules, write the send record, wait for a token from the account's shared rate
- * limit, and call WeChat. Every decision lands in push_sends, which is both the crash-safe progress of the
- * run and the funnel (target → passed rules → sent → delivered).
+ * apply the anti-harassment rules, wait for a token from the account's shared rate limit, and call WeChat
+ * (template messages: template-channel.ts; WeCom and customer service: their own modules). Every decision
+ * lands in push_sends, the funnel (target → passed rules → sent → delivered); the crash-safe progress is
+ * each channel's own (claims and intent pages, or reserved records).
  */
 import { Types } from 'mongoose';
 import { isDuplicateKey } from '../infra/errors.js';
-import { createInsertBatcher } from '../infra/insert-batcher.js';
-import { createUpdateBatcher } from '../infra/update-batcher.js';
 import type { Logger } from '../infra/logger.js';
 import type { Redis } from '../infra/redis.js';
-import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
 import type { ReachLedger } from '../reach/index.js';
 import { deliverCustomerService, type CustomerServicePort } from './customer-service-channel.js';
-import { capsOf, spendFrequencyCap, takeToken } from './limits.js';
-import { PushPlan, PushReceipt, PushSend, type PushPlanDoc, type PushSendDoc } from './model.js';
-import { contentFor, marketingRefusal, recipientSource, variantOf, type Recipient } from './recipients.js';
-import { MissingVariables, renderTemplate, type MessageTemplate } from './templates.js';
+import { PushPlan, PushReceipt, PushSend, type PushPlanDoc } from './model.js';
+import { recipientSource, type Recipient } from './recipients.js';
+import type { MessageTemplate } from './templates.js';
+import { applyReceipt, DeferRun, eachConcurrently, openTemplatePass, parkedKey } from './template-channel.js';
 import { decideStaffSend, handOverToStaff, type StaffGroupSender } from './wecom-channel.js';
 
 export { takeFrequencyCap, spendFrequencyCap } from './limits.js';
@@ -77,8 +75,6 @@ export interface PushDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const sleepOf = (deps: PushDeps) => deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-
 export function shanghaiHour(at: Date): number {
   return (at.getUTCHours() + 8) % 24;
 }
@@ -102,30 +98,6 @@ export async function noteUnfollow(deps: Pick<PushDeps, 'redis' | 'policy'>, pro
   );
   return true;
 }
-
-/**
- * Runs `work` over the items with at most `limit` in flight; the first failure stops new work, waits for
- * the work in flight, and is thrown.
- */
-async function eachConcurrently<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const lane = async () => {
-    while (!failure && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
-  if (failure) throw failure.err;
-}
-
-/** WeChat keeps refusing for now (rate limit, breaker open): stop this pass; the run resumes later. */
-class DeferRun extends Error {}
 
 export interface RunSummary {
   targeted: number;
@@ -161,9 +133,7 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
   const deliver = (r: Recipient, at: Date) =>
     plan.channel === 'wecom'
       ? decideStaffSend(deps, plan, runId, r, at)
-      : plan.channel === 'customer_service'
-        ? deliverCustomerService(deps, plan, runId, r, at)
-        : deliverOne(deps, plan, runId, r, marketing, at);
+      : deliverCustomerService(deps, plan, runId, r, at);
 
   const source = await recipientSource(
     plan.account,
@@ -172,170 +142,53 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
     deps.storage,
   );
   log.info({ members: members.length, recipients: source.mode }, 'push run pass started');
+  // The template channel decides, claims and sends a batch at a time (template-channel.ts); the others
+  // decide each recipient on its own.
+  const pass =
+    plan.channel === 'template'
+      ? await openTemplatePass(deps, plan, runId, { marketing, members: members.length, summary, log })
+      : undefined;
   let stopped = false;
-  for (let i = 0; i < members.length; i += 200) {
-    const current = await PushPlan.findById(planId, { status: 1 }).lean<{ status: string }>();
-    if (current?.status !== 'running') {
-      log.info({ status: current?.status }, 'push run stopped');
-      stopped = true;
-      break;
+  try {
+    for (let i = 0; i < members.length; i += 200) {
+      const current = await PushPlan.findById(planId, { status: 1 }).lean<{ status: string }>();
+      if (current?.status !== 'running') {
+        log.info({ status: current?.status }, 'push run stopped');
+        stopped = true;
+        break;
+      }
+      if (marketing && inQuietHours(deps.policy, now())) {
+        summary.deferred = true;
+        break;
+      }
+      const batch = await source.of(members.slice(i, i + 200));
+      try {
+        // A few recipients at a time (each still decided by deliverOne alone): one at a time leaves the
+        // rate limit unused while each send waits on its database writes and WeChat's answer.
+        if (pass) await pass.deliver(batch, now());
+        else
+          await eachConcurrently(batch, deps.concurrency ?? 32, async (r) => {
+            const outcome = await deliver(r, now());
+            summary[outcome] += 1;
+          });
+      } catch (err) {
+        if (!(err instanceof DeferRun)) throw err;
+        // The send in flight has no record: the next pass takes its claim over and re-sends it with the same
+        // client_msg_id.
+        log.warn({ reason: err.message }, 'push run deferred: WeChat keeps refusing for now');
+        summary.deferred = true;
+        break;
+      }
     }
-    if (marketing && inQuietHours(deps.policy, now())) {
-      summary.deferred = true;
-      break;
-    }
-    const batch = await source.of(members.slice(i, i + 200));
-    try {
-      // A few recipients at a time (each still decided by deliverOne alone): one at a time leaves the
-      // rate limit unused while each send waits on its database writes and WeChat's answer.
-      await eachConcurrently(batch, deps.concurrency ?? 32, async (r) => {
-        const outcome = await deliver(r, now());
-        summary[outcome] += 1;
-      });
-    } catch (err) {
-      if (!(err instanceof DeferRun)) throw err;
-      // The send stays `reserved`: the next pass re-sends it with the same client_msg_id.
-      log.warn({ reason: err.message }, 'push run deferred: WeChat keeps refusing for now');
-      summary.deferred = true;
-      break;
-    }
+    if (pass && !stopped && !summary.deferred) await pass.settleHeld(now);
+  } finally {
+    await pass?.close();
   }
   // WeCom: every decided customer is handed to their owner's task at once (one task per member and wave).
   if (plan.channel === 'wecom' && !stopped && !summary.deferred) await handOverToStaff(deps, plan, runId);
   log.info({ summary }, 'push run pass finished');
   return summary;
 }
-
-const reservedWrites = createInsertBatcher<Omit<PushSendDoc, 'reason' | 'msgId' | 'content' | 'wave'>>(PushSend);
-// A send's later states (sent with its msgid, failed, skipped) are group-committed too: one small bulk in flight.
-const stateWrites = createUpdateBatcher(PushSend.collection);
-
-async function deliverOne(
-  deps: PushDeps,
-  plan: PushPlanDoc,
-  runId: string,
-  r: Recipient,
-  marketing: boolean,
-  at: Date,
-): Promise<'sent' | 'skipped' | 'failed' | 'resumed'> {
-  const planId = plan._id.toString();
-  const variant = variantOf(planId, r.profileId, plan.splitB);
-  const base = { planId: plan._id, runId, profileId: r.profileId, account: plan.account, variant, attempts: 0, at };
-
-  const skip = async (reason: string): Promise<'skipped'> => {
-    await PushSend.create({ ...base, state: 'skipped', reason }).catch((err: unknown) => {
-      if (!isDuplicateKey(err)) throw err;
-    });
-    return 'skipped';
-  };
-
-  const content = contentFor(plan, r.tier, variant);
-  if (!r.openid) return skip('not_follower');
-  if (!content) return skip('no_content_for_tier');
-  const template = content.kind ? deps.templates.get(content.kind) : undefined;
-  if (!template) return skip('unknown_template');
-  let rendered;
-  try {
-    rendered = renderTemplate(template, plan.account, { ...content.vars });
-  } catch (err) {
-    if (err instanceof MissingVariables) return skip('missing_variables');
-    throw err;
-  }
-
-  // The send is reserved first, group-committed with its neighbours: the unique index on plan, run and
-  // profile says whether an earlier pass (or another worker) has this one, so a first pass pays one batched
-  // insert instead of a lookup and an insert. A `reserved` record of an earlier pass is re-sent (same
-  // client_msg_id); one in any other state is left alone. A skip decided here is stored on the record.
-  const fresh = { _id: new Types.ObjectId(), ...base, openid: r.openid, state: 'reserved' as const };
-  let send: Pick<PushSendDoc, '_id' | 'attempts'> = fresh;
-  let resumed = false;
-  if ((await reservedWrites.insert(fresh)) === 'duplicate') {
-    const earlier = await PushSend.findOne({ planId: plan._id, runId, profileId: r.profileId }).lean<PushSendDoc>();
-    if (!earlier || earlier.state !== 'reserved') return 'skipped';
-    // Reserved before its checks: a pass that crashed in between left it unchecked, so consent, the
-    // blacklist and the cool-down are asked again (they spend nothing).
-    const refusal = marketing ? await marketingRefusal(deps, r) : undefined;
-    if (refusal) {
-      await stateWrites.update({ _id: earlier._id, state: 'reserved' }, { state: 'skipped', reason: refusal });
-      return 'skipped';
-    }
-    send = earlier;
-    resumed = true;
-  } else {
-    const skipReserved = async (reason: string): Promise<'skipped'> => {
-      await stateWrites.update({ _id: fresh._id }, { state: 'skipped', reason });
-      return 'skipped';
-    };
-    if (marketing) {
-      const refusal = await marketingRefusal(deps, r);
-      if (refusal) return skipReserved(refusal);
-      const capped = await spendFrequencyCap(deps.redis, capsOf(deps.policy, r.tier), r.profileId, at);
-      if (capped) return skipReserved(capped);
-    }
-    const reach = await deps.reach?.reserve({
-      account: plan.account,
-      openid: r.openid,
-      profileId: r.profileId,
-      tier: r.tier,
-      channel: 'template',
-      class: marketing ? 'marketing' : 'transactional',
-      key: `push:${fresh._id.toString()}`,
-      at,
-    });
-    if (reach && reach.verdict !== 'allow') return skipReserved(`reach_${reach.reason}`);
-  }
-
-  const landing = content.url ?? plan.landingUrl;
-  for (let attempt = send.attempts; ; attempt += 1) {
-    await takeToken(deps, plan.account);
-    try {
-      const { msgId } = await deps.sender.send({
-        account: plan.account,
-        openid: r.openid,
-        templateId: rendered.templateId,
-        data: rendered.data,
-        ...(landing
-          ? {
-              url: deps.trackedUrl
-                ? deps.trackedUrl(send._id.toString(), plan.contents.indexOf(content), landing)
-                : landing,
-            }
-          : {}),
-        clientMsgId: send._id.toString(),
-      });
-      await stateWrites.update({ _id: send._id }, { state: 'sent', msgId, attempts: attempt + 1 });
-      await applyParkedReceipt(deps.redis, msgId);
-      if (marketing) await deps.redis.set(`push:last:${r.profileId}`, planId, 'EX', 7 * 86_400);
-      return resumed ? 'resumed' : 'sent';
-    } catch (err) {
-      if (isPlatformError(err) && err.disposition === 'retry') {
-        await stateWrites.update({ _id: send._id }, { attempts: attempt + 1 });
-        // An open breaker, or a refusal that outlasts a few backoffs, ends this pass (resumed later).
-        if (err.errcode === 'circuit_open' || attempt - send.attempts >= 5) throw new DeferRun(String(err.errcode));
-        // 45009 and friends: slow this worker down; the shared bucket slows the others.
-        await sleepOf(deps)(backoffMs(attempt, 500, 30_000));
-        continue;
-      }
-      const reason = isPlatformError(err)
-        ? err.errcode === 43004
-          ? 'not_subscribed'
-          : `errcode_${err.errcode}`
-        : 'error';
-      await stateWrites.update({ _id: send._id }, { state: 'failed', reason, attempts: attempt + 1 });
-      return 'failed';
-    }
-  }
-}
-
-const applyReceipt = async (msgId: string, status: string) =>
-  (
-    await PushSend.updateOne(
-      { msgId, state: 'sent' },
-      status === 'success' ? { state: 'delivered' } : { state: 'failed', reason: `receipt_${status}` },
-    )
-  ).modifiedCount > 0;
-
-const parkedKey = (msgId: string) => `push:parked:${msgId}`;
 
 /**
  * Applies a TEMPLATESENDJOBFINISH receipt: success → delivered, anything else → failed with WeChat's status.
@@ -362,13 +215,6 @@ export async function onTemplateReceipt(
   const applied = await applyReceipt(msgId, counted);
   if (applied) await redis.del(parkedKey(msgId));
   return applied;
-}
-
-/** After a send is marked sent: a receipt that arrived before its msgId was stored is applied now. */
-async function applyParkedReceipt(redis: Redis, msgId: string): Promise<void> {
-  if (!(await redis.exists(parkedKey(msgId)))) return;
-  const parked = await PushReceipt.findOne({ msgId }).lean();
-  if (parked && (await applyReceipt(msgId, parked.status))) await redis.del(parkedKey(msgId));
 }
 
 /** Housekeeping: receipts older than `olderThanMs` (default 7 days) are applied or were never ours. */

@@ -3,7 +3,7 @@
  * worker) and the per-profile frequency cap across plans and channels (service-account pushes, WeCom group
  * sends, customer-service pushes), both in Redis and changed only by Lua.
  */
-import type { Redis } from '../infra/redis.js';
+import { redisScript, type Redis } from '../infra/redis.js';
 import type { PushDeps, PushPolicy } from './delivery.js';
 
 // Token bucket per account in Redis, shared by every worker: refills `rate` tokens per second up to `rate`.
@@ -24,14 +24,14 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('PEXPIRE', KEYS[1], 60000)
 return math.ceil((1 - tokens) * 1000 / rate)`;
 
+const takeTokenScript = redisScript(TAKE_TOKEN);
+
 export async function takeToken(deps: Pick<PushDeps, 'redis' | 'policy' | 'sleep'>, account: string): Promise<void> {
   for (;;) {
-    const wait = (await deps.redis.eval(
-      TAKE_TOKEN,
-      1,
-      `push:bucket:${account}`,
-      deps.policy.ratePerSecond,
-      Date.now(),
+    const wait = (await takeTokenScript(
+      deps.redis,
+      [`push:bucket:${account}`],
+      [deps.policy.ratePerSecond, Date.now()],
     )) as number;
     if (wait <= 0) return;
     await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(wait);
@@ -47,6 +47,8 @@ if w >= tonumber(ARGV[2]) then return -2 end
 redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 172800)
 redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], 1209600)
 return 1`;
+
+const takeCapScript = redisScript(TAKE_CAP);
 
 /** A profile's caps: its tier's, else the policy's defaults. */
 export function capsOf(policy: PushPolicy, tier: string): { perDay: number; perWeek: number } {
@@ -81,6 +83,85 @@ export async function spendFrequencyCap(
   at: Date,
 ): Promise<'cap_day' | 'cap_week' | undefined> {
   const [dayKey, weekKey] = capKeys(profileId, at);
-  const taken = (await redis.eval(TAKE_CAP, 2, dayKey, weekKey, caps.perDay, caps.perWeek)) as number;
+  const taken = (await takeCapScript(redis, [dayKey, weekKey], [caps.perDay, caps.perWeek])) as number;
   return taken === 1 ? undefined : taken === -1 ? 'cap_day' : 'cap_week';
+}
+
+// The same for many profiles at once: KEYS are day/week pairs, ARGV their caps in pairs; one answer each.
+const TAKE_CAPS = `
+local out = {}
+for i = 1, #KEYS, 2 do
+  local d = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local w = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  if d >= tonumber(ARGV[i]) then out[#out + 1] = -1
+  elseif w >= tonumber(ARGV[i + 1]) then out[#out + 1] = -2
+  else
+    redis.call('INCR', KEYS[i]); redis.call('EXPIRE', KEYS[i], 172800)
+    redis.call('INCR', KEYS[i + 1]); redis.call('EXPIRE', KEYS[i + 1], 1209600)
+    out[#out + 1] = 1
+  end
+end
+return out`;
+const takeCapsScript = redisScript(TAKE_CAPS);
+
+/** spendFrequencyCap for a batch (one script call): for each profile, undefined when it fit, else which cap refused. */
+export async function spendFrequencyCaps(
+  redis: Redis,
+  items: readonly { caps: { perDay: number; perWeek: number }; profileId: string }[],
+  at: Date,
+): Promise<('cap_day' | 'cap_week' | undefined)[]> {
+  if (items.length === 0) return [];
+  const keys = items.flatMap((x) => capKeys(x.profileId, at));
+  const caps = items.flatMap((x) => [x.caps.perDay, x.caps.perWeek]);
+  const taken = (await takeCapsScript(redis, keys, caps)) as number[];
+  return taken.map((t) => (t === 1 ? undefined : t === -1 ? 'cap_day' : 'cap_week'));
+}
+
+// Up to ARGV[3] tokens at once from the account's bucket: {granted, ms to wait when none}.
+const TAKE_TOKENS = `
+local rate = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or rate
+local at = tonumber(state[2]) or now
+tokens = math.min(rate, tokens + (now - at) * rate / 1000)
+local n = math.min(want, math.floor(tokens))
+redis.call('HSET', KEYS[1], 'tokens', tokens - n, 'at', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+if n >= 1 then return {n, 0} end
+return {0, math.ceil((1 - tokens) * 1000 / rate)}`;
+const takeTokensScript = redisScript(TAKE_TOKENS);
+
+/**
+ * The account's bucket for one pass, taken from in small handfuls: up to 1/20 s of the rate at a time (at
+ * most 64), so a fast pass asks Redis once per handful instead of once per send, and a pass that ends with
+ * some in hand has taken at most 50 ms of the account's rate from the others.
+ */
+export function tokenPool(deps: Pick<PushDeps, 'redis' | 'policy' | 'sleep'>, account: string): () => Promise<void> {
+  const handful = Math.max(1, Math.min(64, Math.floor(deps.policy.ratePerSecond / 20)));
+  let inHand = 0;
+  let refill: Promise<void> | undefined;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const fill = async () => {
+    for (;;) {
+      const [granted, wait] = (await takeTokensScript(
+        deps.redis,
+        [`push:bucket:${account}`],
+        [deps.policy.ratePerSecond, Date.now(), handful],
+      )) as [number, number];
+      if (granted > 0) {
+        inHand += granted;
+        return;
+      }
+      await sleep(wait);
+    }
+  };
+  return async function take(): Promise<void> {
+    while (inHand === 0) {
+      refill ??= fill().finally(() => (refill = undefined));
+      await refill;
+    }
+    inHand -= 1;
+  };
 }

@@ -164,6 +164,30 @@ sendSchema.index({ planId: 1, state: 1 }); // progress and the funnel
 sendSchema.index({ account: 1, openid: 1, at: -1 }); // the last push before an unfollow
 export const PushSend = mongoose.model<PushSendDoc>('PushSend', sendSchema);
 
+/**
+ * The template channel's write-ahead trace: one page per batch, written after its sends are claimed and
+ * before any of them is called, listing the members (JSON text of profile ids, one document per batch:
+ * FerretDB pays per document). A member on a page without a send record was in flight when its pass ended.
+ */
+export interface PushIntentPageDoc {
+  _id: Types.ObjectId;
+  planId: Types.ObjectId;
+  runId: string;
+  at: Date;
+  profiles: string;
+}
+const intentPageSchema = new Schema<PushIntentPageDoc>(
+  {
+    planId: { type: Schema.Types.ObjectId, required: true },
+    runId: { type: String, required: true },
+    at: { type: Date, required: true },
+    profiles: { type: String, required: true },
+  },
+  { collection: 'push_intents' },
+);
+intentPageSchema.index({ planId: 1, runId: 1 }); // a resuming pass reads its run's pages
+export const PushIntentPage = mongoose.model<PushIntentPageDoc>('PushIntentPage', intentPageSchema);
+
 /** One run of a plan (once, each cron tick, the event-triggered stream): unique, so a run starts once. */
 export interface PushRunDoc {
   _id: Types.ObjectId;

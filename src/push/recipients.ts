@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import mongoose, { Types } from 'mongoose';
 import type { Redis } from '../infra/redis.js';
-import { isListed, type ListKind } from '../risk/engine.js';
+import { isListed, listedEach, type ListKind } from '../risk/engine.js';
 import type { PlanContent, PushPlanDoc } from './model.js';
 
 /** Deterministic A/B split: the same profile lands in the same variant of a plan every time. */
@@ -36,6 +36,31 @@ export async function marketingRefusal(deps: { redis: Redis }, r: Recipient): Pr
   if (await isListed(deps.redis, 'black', listed)) return 'blacklist';
   if (await deps.redis.exists(`push:cooldown:${r.profileId}`)) return 'unfollow_cooldown';
   return undefined;
+}
+
+/** marketingRefusal for many recipients at once: two Redis round trips for the lot. */
+export async function marketingRefusals(
+  deps: { redis: Redis },
+  rs: readonly Recipient[],
+): Promise<(string | undefined)[]> {
+  const listed = await listedEach(
+    deps.redis,
+    'black',
+    rs.map((r): [ListKind, string][] =>
+      r.openid
+        ? [
+            ['profile', r.profileId],
+            ['openid', r.openid],
+          ]
+        : [['profile', r.profileId]],
+    ),
+  );
+  const pipeline = deps.redis.pipeline();
+  for (const r of rs) pipeline.exists(`push:cooldown:${r.profileId}`);
+  const cooling = rs.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+  return rs.map((r, i) =>
+    !r.consent ? 'consent' : listed[i] ? 'blacklist' : cooling[i]?.[1] === 1 ? 'unfollow_cooldown' : undefined,
+  );
 }
 
 /** Reads recipients for a run's batches: by lookups, or from one streamed pass (see recipientSource). */

@@ -97,6 +97,23 @@ export async function isListed(
   return answers.some(([, member]) => member === 1);
 }
 
+/** For each item, whether any of its values is on the list: one Redis round trip for the lot. */
+export async function listedEach(
+  redis: Redis,
+  list: 'black' | 'gray',
+  items: readonly (readonly (readonly [ListKind, string])[])[],
+): Promise<boolean[]> {
+  const pipeline = redis.pipeline();
+  for (const values of items) for (const [kind, value] of values) pipeline.sismember(listKey(list, kind), value);
+  const answers = items.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+  let i = 0;
+  return items.map((values) => {
+    let listed = false;
+    for (let j = 0; j < values.length; j += 1) if (answers[i++]?.[1] === 1) listed = true;
+    return listed;
+  });
+}
+
 export interface RiskEngine {
   assess(action: string, subject: RiskSubject, facts: RiskFacts, policy?: RiskPolicy): Promise<RiskDecision>;
   addToList(entry: {

@@ -1,7 +1,8 @@
 /**
  * A tiered push through the sandbox: VIPs get the VIP content and others theirs; opt-out, blacklist and the
- * frequency cap each stop a send and show in the funnel; a run interrupted after writing its send record
- * resumes without a second copy; a 45009 storm slows the push without losing or duplicating a message.
+ * frequency cap each stop a send and show in the funnel; a run interrupted after its call resumes without a
+ * second copy; two passes at once split a run; a 45009 storm slows the push without losing or duplicating a
+ * message.
  */
 import { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -140,8 +141,9 @@ describe('a tiered push', () => {
     const interrupted = await plan('interrupted', audience._id.toString(), '恢复');
     await runPlan(deps, interrupted._id.toString(), 'run-1');
     expect(inboxOf('vip').filter((e) => e.text.includes('恢复'))).toHaveLength(1);
-    // As if the worker died after WeChat accepted the message but before the record said so.
-    await PushSend.updateOne({ planId: interrupted._id, profileId: people.vip!.profileId }, { state: 'reserved' });
+    // As if the worker died after WeChat accepted the message but before it wrote the record: its claim and
+    // its intent page remain, the record does not.
+    await PushSend.deleteOne({ planId: interrupted._id, profileId: people.vip!.profileId });
     const resumed = await runPlan(deps, interrupted._id.toString(), 'run-1');
     expect(resumed.resumed).toBe(1);
     expect(inboxOf('vip').filter((e) => e.text.includes('恢复'))).toHaveLength(1); // same client_msg_id: dropped
@@ -161,6 +163,45 @@ describe('a tiered push', () => {
     // Sent, or already delivered when the sandbox's TEMPLATESENDJOBFINISH receipt came back.
     expect(sends.map((x) => x.state)).toEqual([expect.stringMatching(/^(sent|delivered)$/)]);
     expect(inboxOf('vip').filter((e) => e.text.includes('风暴'))).toHaveLength(1);
+  }, 60_000);
+
+  it('shares a run between two passes at once, and takes over claims whose pass is gone', async () => {
+    await deleteByPrefix(deps.redis, `${deps.redis.options.keyPrefix ?? ''}push:cap:`); // a new day
+    const three = [people.vip!, people.gold!, people.std!];
+    const audience = await createAudience(
+      {},
+      { name: 'three', kind: 'list', profileIds: three.map((p) => p.profileId) },
+      'staff:t',
+    );
+    const ofText = (text: string) => (p: { openid: string }) =>
+      live()
+        .sandbox.wechat.inbox('default', p.openid)
+        .filter((e) => e.channel === 'template' && e.text.includes(text));
+
+    // Two workers on the same run at once: the claims split it; whoever waits finds the others' records.
+    const both = await plan('twice at once', audience._id.toString(), '并发');
+    const [a, b] = await Promise.all([
+      runPlan(deps, both._id.toString(), 'run-1'),
+      runPlan(deps, both._id.toString(), 'run-1'),
+    ]);
+    expect(a.sent + b.sent).toBe(3);
+    expect(a.deferred || b.deferred).toBe(false);
+    for (const p of three) expect(ofText('并发')(p)).toHaveLength(1);
+    expect(await PushSend.countDocuments({ planId: both._id })).toBe(3);
+
+    // A claim left by a pass that died (no heartbeat) is taken over at once; one held by a live pass is
+    // waited for until its heartbeat ends. Neither was written on an intent page: both are fresh sends.
+    await deleteByPrefix(deps.redis, `${deps.redis.options.keyPrefix ?? ''}push:cap:`);
+    const orphaned = await plan('orphaned claims', audience._id.toString(), '接管');
+    const claimOf = (p: { profileId: string }) => `push:claim:${orphaned._id.toString()}:run-1:${p.profileId}`;
+    await deps.redis.set(claimOf(people.vip!), 'dead-pass', 'EX', 3600);
+    await deps.redis.set(claimOf(people.gold!), 'live-pass', 'EX', 3600);
+    await deps.redis.set('push:alive:live-pass', '1', 'PX', 1500);
+    const started = Date.now();
+    const summary = await runPlan(deps, orphaned._id.toString(), 'run-1');
+    expect(summary).toMatchObject({ sent: 3, resumed: 0, deferred: false });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // it waited for the live pass's heartbeat
+    for (const p of three) expect(ofText('接管')(p)).toHaveLength(1);
   }, 60_000);
 
   it('applies a delivery receipt that arrives before the worker stored the message id, once', async () => {
