@@ -41,7 +41,10 @@ export async function connectMongo(options: MongoOptions, logger: Logger): Promi
     socketTimeoutMS: 60_000,
     heartbeatFrequencyMS: 2000,
     ...(options.database ? { dbName: options.database } : {}),
+    // MONGO_COMMAND_STATS=1 (benches): the driver reports every command, tallied below and printed on exit.
+    ...(process.env.MONGO_COMMAND_STATS ? { monitorCommands: true } : {}),
   });
+  if (process.env.MONGO_COMMAND_STATS) tallyCommands();
   const info = await mongoInfo();
   logger.info({ mongo: info, db: mongoose.connection.name }, 'mongo connected');
   return info;
@@ -100,4 +103,37 @@ export async function dropIndexIfPresent(collection: mongoose.mongo.Collection, 
   if (!names.includes(name)) return false;
   await collection.dropIndex(name);
   return true;
+}
+
+/** Counts commands by name and collection with their total time; printed to stderr when the process exits. */
+function tallyCommands(): void {
+  const tally = new Map<string, { n: number; ms: number }>();
+  const started = new Map<number, { key: string; at: number }>();
+  const client = mongoose.connection.getClient();
+  client.on('commandStarted', (e) => {
+    const target = (e.command as Record<string, unknown>)[e.commandName];
+    started.set(e.requestId, {
+      key: `${e.commandName} ${typeof target === 'string' ? target : ''}`,
+      at: performance.now(),
+    });
+  });
+  const done = (e: { requestId: number }) => {
+    const s = started.get(e.requestId);
+    if (!s) return;
+    started.delete(e.requestId);
+    const t = tally.get(s.key) ?? { n: 0, ms: 0 };
+    t.n += 1;
+    t.ms += performance.now() - s.at;
+    tally.set(s.key, t);
+  };
+  client.on('commandSucceeded', done);
+  client.on('commandFailed', done);
+  const print = () => {
+    const rows = [...tally].sort((a, b) => b[1].n - a[1].n);
+    process.stderr.write(
+      `[mongo commands] ${rows.map(([k, v]) => `${k}: ${v.n} (${(v.ms / v.n).toFixed(1)} ms)`).join('; ')}\n`,
+    );
+  };
+  process.on('exit', print);
+  process.on('SIGUSR2', print);
 }
