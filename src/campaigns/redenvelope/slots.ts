@@ -5,7 +5,7 @@
  * claims in MongoDB, and a slot handed out twice across a rebuild is refused by the index and taken again.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from '../../infra/redis.js';
+import { redisScript, type Redis } from '../../infra/redis.js';
 import { RedEnvelopeClaim } from './model.js';
 
 const keys = (campaignId: string) => {
@@ -70,23 +70,17 @@ export interface TakeInput {
   wins: boolean;
 }
 
+const takeScript = redisScript(TAKE);
+
 /** Takes the customer's next draw and, for a win, a free envelope; rebuilds from MongoDB when Redis has none. */
 export async function takeSlot(redis: Redis, input: TakeInput): Promise<SlotResult> {
   const k = keys(input.campaignId);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const [code, nth, dayNth] = (await redis.eval(
-      TAKE,
-      5,
-      k.ready,
-      k.next,
-      k.free,
-      k.customer(input.profileId),
-      k.customerDay(input.profileId, input.day),
-      input.envelopes,
-      input.limitTotal,
-      input.limitDay,
-      input.wins ? '1' : '0',
+    const [code, nth, dayNth] = (await takeScript(
+      redis,
+      [k.ready, k.next, k.free, k.customer(input.profileId), k.customerDay(input.profileId, input.day)],
+      [input.envelopes, input.limitTotal, input.limitDay, input.wins ? '1' : '0'],
     )) as number[];
     if (code === undefined) throw new Error('unexpected answer from the slot script');
     if (code >= 0) return { kind: 'taken', slot: code, nth: nth!, dayNth: dayNth! };
