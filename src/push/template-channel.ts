@@ -70,14 +70,18 @@ const MAX_HELD = 2000;
 /** A pass's heartbeat: renewed every few seconds, gone this long after a crash. */
 const ALIVE_TTL_S = 10;
 
-interface Ready {
+/** A decided member: what it gets (content and its rendering), or why it gets nothing. */
+interface Decided {
   r: Recipient;
   id: Types.ObjectId;
-  content: PlanContent;
-  rendered: RenderedTemplate;
   /** A `reserved` record left by an earlier version of this pass: settled by update, under its own id. */
   legacy?: boolean;
+  skip?: string;
+  content?: PlanContent;
+  rendered?: RenderedTemplate;
 }
+
+type Ready = Decided & { content: PlanContent; rendered: RenderedTemplate };
 
 type Outcome = 'sent' | 'skipped' | 'failed' | 'resumed';
 
@@ -111,13 +115,12 @@ export async function openTemplatePass(
   const me = randomBytes(8).toString('hex');
   const alivePrefix = `${redis.options.keyPrefix ?? ''}push:alive:`;
   const aliveKey = `push:alive:${me}`;
+  const priorOf = await priorRecords(plan, runId, input.members);
   await redis.set(aliveKey, '1', 'EX', ALIVE_TTL_S);
   const heartbeat = setInterval(() => {
     redis.set(aliveKey, '1', 'EX', ALIVE_TTL_S).catch((err: unknown) => input.log.warn({ err }, 'push heartbeat'));
   }, 3000);
   heartbeat.unref();
-
-  const priorOf = await priorRecords(plan, runId, input.members);
   let intents: Set<string> | undefined;
   const intended = async (profileId: string): Promise<boolean> => {
     if (!intents) {
@@ -127,7 +130,7 @@ export async function openTemplatePass(
     }
     return intents.has(profileId);
   };
-  let held: Ready[] = [];
+  let held: Decided[] = [];
   const token = tokenPool(deps, plan.account);
 
   const base = (r: Recipient, at: Date) => ({
@@ -157,9 +160,19 @@ export async function openTemplatePass(
     });
   };
 
-  const skip = async (item: { r: Recipient; id: Types.ObjectId; legacy?: boolean }, at: Date, reason: string) => {
-    await settle(item, at, { state: 'skipped', reason, attempts: 0 });
-    summary.skipped += 1;
+  /** The member's content for their tier and variant, rendered; or why they get none. */
+  const decide = (item: Pick<Decided, 'r' | 'id' | 'legacy'>): Decided => {
+    if (!item.r.openid) return { ...item, skip: 'not_follower' };
+    const content = contentFor(plan, item.r.tier, variantOf(planId, item.r.profileId, plan.splitB));
+    if (!content) return { ...item, skip: 'no_content_for_tier' };
+    const template = content.kind ? deps.templates.get(content.kind) : undefined;
+    if (!template) return { ...item, skip: 'unknown_template' };
+    try {
+      return { ...item, content, rendered: renderTemplate(template, plan.account, { ...content.vars }) };
+    } catch (err) {
+      if (!(err instanceof MissingVariables)) throw err;
+      return { ...item, skip: 'missing_variables' };
+    }
   };
 
   /** Sends one claimed member that passed the marketing rules and its cap: the reach ledger, then WeChat. */
@@ -226,7 +239,11 @@ export async function openTemplatePass(
   }
 
   /** Claims the ready members, writes their intent page, and sends them a few at a time. */
-  async function claimAndSend(ready: Ready[], at: Date): Promise<void> {
+  /**
+   * Claims the decided members (a skip is claimed too: its record must not race a live pass's send), records
+   * the skips, writes the intent page of the rest, and sends them a few at a time.
+   */
+  async function claimAndSend(ready: Decided[], at: Date): Promise<void> {
     if (ready.length === 0) return;
     const claims = (await claimScript(
       redis,
@@ -234,16 +251,24 @@ export async function openTemplatePass(
       [me, CLAIM_TTL_S, alivePrefix],
     )) as number[];
     const go: { item: Ready; fresh: boolean }[] = [];
+    const skips: Decided[] = [];
     for (const [i, item] of ready.entries()) {
       const claim = claims[i];
       if (claim === 0) held.push(item);
-      else if (claim === 1 && !item.legacy) go.push({ item, fresh: true });
       else if (
-        await PushSend.exists({ planId: plan._id, runId, profileId: item.r.profileId, state: { $ne: 'reserved' } })
+        (claim !== 1 || item.legacy) &&
+        (await PushSend.exists({ planId: plan._id, runId, profileId: item.r.profileId, state: { $ne: 'reserved' } }))
       )
         summary.skipped += 1; // the pass it was taken from finished it
-      else go.push({ item, fresh: !item.legacy && !(await intended(item.r.profileId)) });
+      else if (item.skip || !item.content || !item.rendered) skips.push(item);
+      else
+        go.push({
+          item: { ...item, content: item.content, rendered: item.rendered },
+          fresh: claim === 1 ? !item.legacy : !item.legacy && !(await intended(item.r.profileId)),
+        });
     }
+    await Promise.all(skips.map((item) => settle(item, at, { state: 'skipped', reason: item.skip!, attempts: 0 })));
+    summary.skipped += skips.length;
     if (go.length === 0) return;
     await PushIntentPage.collection.insertOne({
       _id: new Types.ObjectId(),
@@ -283,7 +308,7 @@ export async function openTemplatePass(
   return {
     async deliver(batch, at) {
       const prior = await priorOf(batch.map((r) => r.profileId));
-      const ready: Ready[] = [];
+      const ready: Decided[] = [];
       for (const r of batch) {
         const earlier = prior.get(r.profileId);
         if (earlier && earlier.state !== 'reserved') {
@@ -295,21 +320,7 @@ export async function openTemplatePass(
           id: earlier?._id ?? sendIdOf(planId, runId, r.profileId),
           ...(earlier ? { legacy: true } : {}),
         };
-        const content = contentFor(plan, r.tier, variantOf(planId, r.profileId, plan.splitB));
-        if (!r.openid) await skip(item, at, 'not_follower');
-        else if (!content) await skip(item, at, 'no_content_for_tier');
-        else {
-          const template = content.kind ? deps.templates.get(content.kind) : undefined;
-          if (!template) await skip(item, at, 'unknown_template');
-          else {
-            try {
-              ready.push({ ...item, content, rendered: renderTemplate(template, plan.account, { ...content.vars }) });
-            } catch (err) {
-              if (!(err instanceof MissingVariables)) throw err;
-              await skip(item, at, 'missing_variables');
-            }
-          }
-        }
+        ready.push(decide(item));
       }
       await claimAndSend(ready, at);
       // A live pass is working through this run: leave it the rest rather than hold its members in memory.
@@ -321,6 +332,7 @@ export async function openTemplatePass(
         await new Promise((res) => setTimeout(res, 1000));
         const waiting = held;
         held = [];
+        intents = undefined; // the passes waited for may have written pages since
         await claimAndSend(waiting, at());
       }
       if (held.length > 0) {

@@ -188,6 +188,10 @@ describe('a tiered push', () => {
     expect(a.deferred || b.deferred).toBe(false);
     for (const p of three) expect(ofText('并发')(p)).toHaveLength(1);
     expect(await PushSend.countDocuments({ planId: both._id })).toBe(3);
+    // Redis forgets every claim: the records, read first, still keep a third pass from sending again.
+    await deleteByPrefix(deps.redis, `${deps.redis.options.keyPrefix ?? ''}push:claim:`);
+    expect(await runPlan(deps, both._id.toString(), 'run-1')).toMatchObject({ sent: 0, skipped: 3 });
+    for (const p of three) expect(ofText('并发')(p)).toHaveLength(1);
 
     // A claim left by a pass that died (no heartbeat) is taken over at once; one held by a live pass is
     // waited for until its heartbeat ends. Neither was written on an intent page: both are fresh sends.
