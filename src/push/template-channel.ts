@@ -63,8 +63,13 @@ return out`;
 
 const claimScript = redisScript(CLAIM);
 
-/** Claims outlive any pass; a finished run's records, not its claims, keep a later pass from sending again. */
-const CLAIM_TTL_S = 2 * 86_400;
+/**
+ * A claim outlives the passes that may still be working on its run (a deferred pass comes back within minutes,
+ * a crashed one's job within Agenda's lock lifetime); a finished run's records, not its claims, keep a later
+ * pass from sending again. About 200 bytes of Redis per member (MEMORY USAGE: 168, plus its expiry) for six
+ * hours.
+ */
+const CLAIM_TTL_S = 6 * 3600;
 /** Members held by live passes that one pass keeps to retry at its end; past this it defers. */
 const MAX_HELD = 2000;
 /** A pass's heartbeat: renewed every few seconds, gone this long after a crash. */
