@@ -219,6 +219,15 @@ describe('header and dedup identity', () => {
     expect(dedupKeyOf(msg('text', { Content: 'a' }))).toBe('m:oUser:6054768590064713728');
     expect(dedupKeyOf(ev('CLICK', { EventKey: 'K' }))).toBe('e:oUser:1700000000:CLICK:K');
   });
+  it('keys job receipts by their MsgID: two in the same second to one follower are both kept', () => {
+    const first = dedupKeyOf(ev('TEMPLATESENDJOBFINISH', { MsgID: '200163836', Status: 'success' }));
+    const second = dedupKeyOf(ev('TEMPLATESENDJOBFINISH', { MsgID: '200163840', Status: 'success' }));
+    expect(first).toBe('e:oUser:TEMPLATESENDJOBFINISH:200163836');
+    expect(second).not.toBe(first);
+    expect(dedupKeyOf(ev('MASSSENDJOBFINISH', { MsgID: '1000001625', Status: 'send success' }))).toBe(
+      'e:oUser:MASSSENDJOBFINISH:1000001625',
+    );
+  });
 });
 
 /** Code points XML 1.0 cannot carry (WeChat never sends them). */

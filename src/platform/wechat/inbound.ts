@@ -366,6 +366,10 @@ function parseEvent(header: Header, f: XmlNode): InboundEvent {
  */
 export function dedupKeyOf(inbound: Inbound): string {
   if (inbound.kind === 'message' && inbound.msgId) return `m:${inbound.openid}:${inbound.msgId}`;
+  // A job receipt names its message: two template receipts to one follower within the same second are two
+  // receipts (keyed by CreateTime they collided, and the second message never counted as delivered).
+  if (inbound.kind === 'event' && 'msgId' in inbound && inbound.msgId)
+    return `e:${inbound.openid}:${inbound.event}:${inbound.msgId}`;
   const f = inbound.fields;
   const event = str(f, 'Event') || str(f, 'MsgType');
   return `e:${inbound.openid}:${inbound.createTime}:${event}:${str(f, 'EventKey')}`;
