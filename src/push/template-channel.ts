@@ -90,6 +90,12 @@ type Ready = Decided & { content: PlanContent; rendered: RenderedTemplate };
 
 type Outcome = 'sent' | 'skipped' | 'failed' | 'resumed';
 
+/** A send WeChat accepted and its record stored, waiting for the batch's follow-up (afterSent). */
+interface Sent {
+  msgId: string;
+  profileId: string;
+}
+
 const records = createInsertBatcher<Omit<PushSendDoc, 'content' | 'wave'>>(PushSend, {
   maxBatch: 50,
   trusted: true,
@@ -181,7 +187,7 @@ export async function openTemplatePass(
   };
 
   /** Sends one claimed member that passed the marketing rules and its cap: the reach ledger, then WeChat. */
-  async function sendOne(item: Ready, fresh: boolean, at: Date): Promise<Outcome> {
+  async function sendOne(item: Ready, fresh: boolean, at: Date, sentNow: Sent[]): Promise<Outcome> {
     const { r, id } = item;
     if (fresh && deps.reach) {
       const reach = await deps.reach.reserve({
@@ -218,8 +224,7 @@ export async function openTemplatePass(
           clientMsgId: id.toString(),
         });
         await settle(item, at, { state: 'sent', msgId, attempts: attempt + 1 });
-        await applyParkedReceipt(redis, msgId);
-        if (marketing) await redis.set(`push:last:${r.profileId}`, planId, 'EX', 7 * 86_400);
+        sentNow.push({ msgId, profileId: r.profileId });
         return fresh ? 'sent' : 'resumed';
       } catch (err) {
         if (isPlatformError(err) && err.disposition === 'retry') {
@@ -244,6 +249,22 @@ export async function openTemplatePass(
   }
 
   /** Claims the ready members, writes their intent page, and sends them a few at a time. */
+  /**
+   * What follows the batch's stored sends, in one pipeline: each marketing send starts its unfollow window
+   * (`push:last`), and a receipt that arrived before its msgId was stored is applied now (`push:parked`).
+   */
+  async function afterSent(sent: Sent[]): Promise<void> {
+    if (sent.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const x of sent) {
+      if (marketing) pipeline.set(`push:last:${x.profileId}`, planId, 'EX', 7 * 86_400);
+      pipeline.exists(parkedKey(x.msgId));
+    }
+    const answers = (await pipeline.exec()) ?? [];
+    const parked = sent.filter((_, i) => answers[marketing ? 2 * i + 1 : i]?.[1] === 1);
+    for (const x of parked) await applyParkedReceipt(redis, x.msgId);
+  }
+
   /**
    * Claims the decided members (a skip is claimed too: its record must not race a live pass's send), records
    * the skips, writes the intent page of the rest, and sends them a few at a time.
@@ -305,9 +326,14 @@ export async function openTemplatePass(
       summary.skipped += refused.size;
       passed = go.filter((g) => !refused.has(g));
     }
-    await eachConcurrently(passed, deps.concurrency ?? 32, async ({ item, fresh }) => {
-      summary[await sendOne(item, fresh, at)] += 1;
-    });
+    const sentNow: Sent[] = [];
+    try {
+      await eachConcurrently(passed, deps.concurrency ?? 32, async ({ item, fresh }) => {
+        summary[await sendOne(item, fresh, at, sentNow)] += 1;
+      });
+    } finally {
+      await afterSent(sentNow);
+    }
   }
 
   return {
@@ -420,9 +446,8 @@ const applyReceipt = async (msgId: string, status: string) =>
 
 export const parkedKey = (msgId: string) => `push:parked:${msgId}`;
 
-/** After a send is stored as sent: a receipt that arrived before its msgId was stored is applied now. */
+/** A receipt parked before its send's msgId was stored (its flag was seen set): applied now. */
 async function applyParkedReceipt(redis: Redis, msgId: string): Promise<void> {
-  if (!(await redis.exists(parkedKey(msgId)))) return;
   const parked = await PushReceipt.findOne({ msgId }).lean();
   if (parked && (await applyReceipt(msgId, parked.status))) await redis.del(parkedKey(msgId));
 }
