@@ -11,6 +11,7 @@ const defaults: Record<string, string> = {
   SHUTDOWN_TIMEOUT_MS: '10000',
   MONGO_DATABASE: 'scrm',
   MONGO_POOL_SIZE: '10', // FerretDB hangs past ~10 connections holding updates (docs: ferretdb)
+  MONGO_COMMAND_STATS: 'false', // benches: tally the driver's commands, printed at exit
   REDIS_PREFIX: 'scrm:',
   AGENDA_PROCESS_EVERY_MS: '1000',
   AGENDA_LOCK_LIFETIME_MS: '600000',

@@ -87,7 +87,7 @@ export interface AppConfig {
   publicBaseUrl: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   shutdownTimeoutMs: number;
-  mongo: { url: string; poolSize: number; database?: string };
+  mongo: { url: string; poolSize: number; database?: string; commandStats: boolean };
   redis: { url: string; prefix: string };
   agenda: { processEveryMs: number; collection: string; lockLifetimeMs: number; maxConcurrency: number };
   http: { jsonBodyLimitBytes: number; trustProxy: boolean };
@@ -409,6 +409,7 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
     'a mongodb:// URL',
   );
   const mongoPool = take(raw, 'MONGO_POOL_SIZE', positiveInt.max(200), problems, 'a pool size (keep ≤ 10 on FerretDB)');
+  const mongoCommandStats = take(raw, 'MONGO_COMMAND_STATS', bool, problems, 'true or false');
   const redisUrl = take(
     raw,
     'REDIS_URL',
@@ -551,7 +552,12 @@ export function loadConfig(env: RawSettings = process.env): AppConfig {
     publicBaseUrl: publicBaseUrl!.replace(/\/$/, ''),
     logLevel: logLevel!,
     shutdownTimeoutMs: shutdownTimeoutMs!,
-    mongo: { url: mongoUrl!, poolSize: mongoPool!, database: optional(raw, 'MONGO_DATABASE') },
+    mongo: {
+      url: mongoUrl!,
+      poolSize: mongoPool!,
+      database: optional(raw, 'MONGO_DATABASE'),
+      commandStats: mongoCommandStats!,
+    },
     redis: { url: redisUrl!, prefix: redisPrefix! },
     agenda: {
       processEveryMs: processEveryMs!,

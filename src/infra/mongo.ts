@@ -19,6 +19,8 @@ export interface MongoOptions {
   url: string;
   poolSize: number;
   database?: string;
+  /** The driver reports every command, tallied by name and collection and printed at exit (benches). */
+  commandStats?: boolean;
 }
 
 // Several in-process users (tests building two apps, the demo) share mongoose's one default connection.
@@ -41,10 +43,9 @@ export async function connectMongo(options: MongoOptions, logger: Logger): Promi
     socketTimeoutMS: 60_000,
     heartbeatFrequencyMS: 2000,
     ...(options.database ? { dbName: options.database } : {}),
-    // MONGO_COMMAND_STATS=1 (benches): the driver reports every command, tallied below and printed on exit.
-    ...(process.env.MONGO_COMMAND_STATS ? { monitorCommands: true } : {}),
+    ...(options.commandStats ? { monitorCommands: true } : {}),
   });
-  if (process.env.MONGO_COMMAND_STATS) tallyCommands();
+  if (options.commandStats) tallyCommands();
   const info = await mongoInfo();
   logger.info({ mongo: info, db: mongoose.connection.name }, 'mongo connected');
   return info;

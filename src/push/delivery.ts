@@ -163,8 +163,8 @@ export async function runPlan(deps: PushDeps, planId: string, runId: string): Pr
       }
       const batch = await source.of(members.slice(i, i + 200));
       try {
-        // A few recipients at a time (each still decided by deliverOne alone): one at a time leaves the
-        // rate limit unused while each send waits on its database writes and WeChat's answer.
+        // A few recipients at a time: one at a time leaves the rate limit unused while each send waits on its
+        // database writes and WeChat's answer.
         if (pass) await pass.deliver(batch, now());
         else
           await eachConcurrently(batch, deps.concurrency ?? 32, async (r) => {

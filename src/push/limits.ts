@@ -6,49 +6,18 @@
 import { redisScript, type Redis } from '../infra/redis.js';
 import type { PushDeps, PushPolicy } from './delivery.js';
 
-// Token bucket per account in Redis, shared by every worker: refills `rate` tokens per second up to `rate`.
-// Returns 0 when a token was taken, else the milliseconds to wait.
-const TAKE_TOKEN = `
-local rate = tonumber(ARGV[1])
-local now = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or rate
-local at = tonumber(state[2]) or now
-tokens = math.min(rate, tokens + (now - at) * rate / 1000)
-if tokens >= 1 then
-  redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'at', now)
-  redis.call('PEXPIRE', KEYS[1], 60000)
-  return 0
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
-return math.ceil((1 - tokens) * 1000 / rate)`;
+/** Sleeps through the test seam when a test gave one. */
+export const sleepOf = (deps: Pick<PushDeps, 'sleep'>) =>
+  deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
 
-const takeTokenScript = redisScript(TAKE_TOKEN);
-
+/** Takes one token from the account's bucket, waiting as long as the bucket says (see TAKE_TOKENS). */
 export async function takeToken(deps: Pick<PushDeps, 'redis' | 'policy' | 'sleep'>, account: string): Promise<void> {
   for (;;) {
-    const wait = (await takeTokenScript(
-      deps.redis,
-      [`push:bucket:${account}`],
-      [deps.policy.ratePerSecond, Date.now()],
-    )) as number;
-    if (wait <= 0) return;
-    await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(wait);
+    const [granted, wait] = await takeTokens(deps, account, 1);
+    if (granted > 0) return;
+    await sleepOf(deps)(wait);
   }
 }
-
-// Frequency cap across all plans: both counters move together or not at all.
-const TAKE_CAP = `
-local d = tonumber(redis.call('GET', KEYS[1]) or '0')
-local w = tonumber(redis.call('GET', KEYS[2]) or '0')
-if d >= tonumber(ARGV[1]) then return -1 end
-if w >= tonumber(ARGV[2]) then return -2 end
-redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 172800)
-redis.call('INCR', KEYS[2]); redis.call('EXPIRE', KEYS[2], 1209600)
-return 1`;
-
-const takeCapScript = redisScript(TAKE_CAP);
 
 /** A profile's caps: its tier's, else the policy's defaults. */
 export function capsOf(policy: PushPolicy, tier: string): { perDay: number; perWeek: number } {
@@ -82,12 +51,12 @@ export async function spendFrequencyCap(
   profileId: string,
   at: Date,
 ): Promise<'cap_day' | 'cap_week' | undefined> {
-  const [dayKey, weekKey] = capKeys(profileId, at);
-  const taken = (await takeCapScript(redis, [dayKey, weekKey], [caps.perDay, caps.perWeek])) as number;
-  return taken === 1 ? undefined : taken === -1 ? 'cap_day' : 'cap_week';
+  const [refusal] = await spendFrequencyCaps(redis, [{ caps, profileId }], at);
+  return refusal;
 }
 
-// The same for many profiles at once: KEYS are day/week pairs, ARGV their caps in pairs; one answer each.
+// Frequency caps across all plans, for one or many profiles at once: KEYS are day/week pairs, ARGV their caps
+// in pairs; one answer each. A profile's two counters move together or not at all.
 const TAKE_CAPS = `
 local out = {}
 for i = 1, #KEYS, 2 do
@@ -117,7 +86,8 @@ export async function spendFrequencyCaps(
   return taken.map((t) => (t === 1 ? undefined : t === -1 ? 'cap_day' : 'cap_week'));
 }
 
-// Up to ARGV[3] tokens at once from the account's bucket: {granted, ms to wait when none}.
+// Token bucket per account in Redis, shared by every worker: refills `rate` tokens per second up to `rate`.
+// Takes up to ARGV[3] tokens at once: {granted, ms to wait when none}.
 const TAKE_TOKENS = `
 local rate = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
@@ -133,6 +103,18 @@ if n >= 1 then return {n, 0} end
 return {0, math.ceil((1 - tokens) * 1000 / rate)}`;
 const takeTokensScript = redisScript(TAKE_TOKENS);
 
+async function takeTokens(
+  deps: Pick<PushDeps, 'redis' | 'policy'>,
+  account: string,
+  want: number,
+): Promise<[granted: number, waitMs: number]> {
+  return (await takeTokensScript(
+    deps.redis,
+    [`push:bucket:${account}`],
+    [deps.policy.ratePerSecond, Date.now(), want],
+  )) as [number, number];
+}
+
 /**
  * The account's bucket for one pass, taken from in small handfuls: up to 1/20 s of the rate at a time (at
  * most 64), so a fast pass asks Redis once per handful instead of once per send, and a pass that ends with
@@ -142,19 +124,14 @@ export function tokenPool(deps: Pick<PushDeps, 'redis' | 'policy' | 'sleep'>, ac
   const handful = Math.max(1, Math.min(64, Math.floor(deps.policy.ratePerSecond / 20)));
   let inHand = 0;
   let refill: Promise<void> | undefined;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const fill = async () => {
     for (;;) {
-      const [granted, wait] = (await takeTokensScript(
-        deps.redis,
-        [`push:bucket:${account}`],
-        [deps.policy.ratePerSecond, Date.now(), handful],
-      )) as [number, number];
+      const [granted, wait] = await takeTokens(deps, account, handful);
       if (granted > 0) {
         inHand += granted;
         return;
       }
-      await sleep(wait);
+      await sleepOf(deps)(wait);
     }
   };
   return async function take(): Promise<void> {

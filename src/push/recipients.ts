@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import mongoose, { Types } from 'mongoose';
 import type { Redis } from '../infra/redis.js';
-import { isListed, listedEach, type ListKind } from '../risk/engine.js';
+import { listedEach, type ListKind } from '../risk/engine.js';
 import type { PlanContent, PushPlanDoc } from './model.js';
 
 /** Deterministic A/B split: the same profile lands in the same variant of a plan every time. */
@@ -30,12 +30,8 @@ export interface Recipient {
 
 /** The rules every marketing send passes first, on any channel: consent, the blacklist, the unfollow cool-down. */
 export async function marketingRefusal(deps: { redis: Redis }, r: Recipient): Promise<string | undefined> {
-  if (!r.consent) return 'consent';
-  const listed: [ListKind, string][] = [['profile', r.profileId]];
-  if (r.openid) listed.push(['openid', r.openid]);
-  if (await isListed(deps.redis, 'black', listed)) return 'blacklist';
-  if (await deps.redis.exists(`push:cooldown:${r.profileId}`)) return 'unfollow_cooldown';
-  return undefined;
+  const [refusal] = await marketingRefusals(deps, [r]);
+  return refusal;
 }
 
 /** marketingRefusal for many recipients at once: two Redis round trips for the lot. */

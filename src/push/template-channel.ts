@@ -24,7 +24,7 @@ import { redisScript, type Redis } from '../infra/redis.js';
 import { createUpdateBatcher } from '../infra/update-batcher.js';
 import { backoffMs, isPlatformError } from '../platform/kernel/errors.js';
 import type { PushDeps, RunSummary } from './delivery.js';
-import { capsOf, spendFrequencyCaps, tokenPool } from './limits.js';
+import { capsOf, sleepOf, spendFrequencyCaps, tokenPool } from './limits.js';
 import {
   PushIntentPage,
   PushReceipt,
@@ -232,9 +232,7 @@ export async function openTemplatePass(
           // this claim over and sends again with the same client_msg_id.
           if (err.errcode === 'circuit_open' || attempt >= 5) throw new DeferRun(String(err.errcode));
           // 45009 and friends: slow this worker down; the shared bucket slows the others.
-          await (deps.sleep ?? ((ms: number) => new Promise<void>((res) => setTimeout(res, ms))))(
-            backoffMs(attempt, 500, 30_000),
-          );
+          await sleepOf(deps)(backoffMs(attempt, 500, 30_000));
           continue;
         }
         const reason = isPlatformError(err)
@@ -248,7 +246,6 @@ export async function openTemplatePass(
     }
   }
 
-  /** Claims the ready members, writes their intent page, and sends them a few at a time. */
   /**
    * What follows the batch's stored sends, in one pipeline: each marketing send starts its unfollow window
    * (`push:last`), and a receipt that arrived before its msgId was stored is applied now (`push:parked`).

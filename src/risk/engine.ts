@@ -91,10 +91,8 @@ export async function isListed(
   values: readonly (readonly [ListKind, string])[],
 ): Promise<boolean> {
   if (values.length === 0) return false;
-  const pipeline = redis.pipeline();
-  for (const [kind, value] of values) pipeline.sismember(listKey(list, kind), value);
-  const answers = (await pipeline.exec()) ?? [];
-  return answers.some(([, member]) => member === 1);
+  const [listed] = await listedEach(redis, list, [values]);
+  return listed === true;
 }
 
 /** For each item, whether any of its values is on the list: one Redis round trip for the lot. */
